@@ -1,0 +1,1 @@
+# Fuzz targets are added here by the layers' authors.

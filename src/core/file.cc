@@ -1,0 +1,103 @@
+#include "core/file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace medassist {
+namespace {
+
+std::string ErrnoText() { return std::strerror(errno); }
+
+// Closes a file descriptor when it goes out of scope.
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+Result<size_t> RegularFileSize(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return IoError(path + ": cannot stat: " + ErrnoText());
+  if (S_ISDIR(st.st_mode)) return InvalidArgument(path + ": is a directory, expected a file");
+  return static_cast<size_t>(st.st_size);
+}
+
+}  // namespace
+
+bool FileExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return NotFound(path + ": no such file");
+    return IoError(path + ": cannot open: " + ErrnoText());
+  }
+  FdCloser closer{fd};
+  ASSIGN_OR_RETURN(size_t size, RegularFileSize(fd, path));
+  if (size > max_bytes) {
+    return ResourceExhausted(path + ": file is " + std::to_string(size) + " bytes, over the limit of " +
+                             std::to_string(max_bytes));
+  }
+  std::string out(size, '\0');
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd, out.data() + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return IoError(path + ": read failed: " + ErrnoText());
+    if (n == 0) break;  // the file shrank while we read it
+    done += static_cast<size_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
+Result<MappedFile> MappedFile::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return NotFound(path + ": no such file");
+    return IoError(path + ": cannot open: " + ErrnoText());
+  }
+  FdCloser closer{fd};
+  ASSIGN_OR_RETURN(size_t size, RegularFileSize(fd, path));
+  MappedFile file;
+  file.path_ = path;
+  if (size == 0) return file;  // mmap refuses length 0; an empty view is the right answer
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) return IoError(path + ": mmap failed: " + ErrnoText());
+  file.data_ = static_cast<const uint8_t*>(p);
+  file.size_ = size;
+  return file;
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : data_(other.data_), size_(other.size_), path_(std::move(other.path_)) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+    data_ = other.data_;
+    size_ = other.size_;
+    path_ = std::move(other.path_);
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+}  // namespace medassist
