@@ -1,0 +1,254 @@
+#include "formats/gguf_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "formats/gguf_util.h"
+
+namespace medassist::formats {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "GGUF is written in host byte order");
+
+constexpr std::string_view kAlignmentKey = "general.alignment";
+
+void AppendRaw(std::string& out, const void* p, size_t n) {
+  out.append(static_cast<const char*>(p), n);
+}
+void AppendU32(std::string& out, uint32_t v) { AppendRaw(out, &v, sizeof v); }
+void AppendU64(std::string& out, uint64_t v) { AppendRaw(out, &v, sizeof v); }
+void AppendString(std::string& out, std::string_view s) {
+  AppendU64(out, s.size());
+  out.append(s);
+}
+
+Status WriteAll(int fd, const void* p, size_t n, const std::string& path) {
+  const char* c = static_cast<const char*>(p);
+  while (n > 0) {
+    const ssize_t done = ::write(fd, c, n);
+    if (done < 0 && errno == EINTR) continue;
+    if (done < 0) return IoError(path + ": write failed: " + std::strerror(errno));
+    c += done;
+    n -= static_cast<size_t>(done);
+  }
+  return Status::Ok();
+}
+
+Status WriteZeros(int fd, uint64_t n, const std::string& path) {
+  static constexpr char kZeros[4096] = {};
+  while (n > 0) {
+    const size_t chunk = n < sizeof kZeros ? static_cast<size_t>(n) : sizeof kZeros;
+    RETURN_IF_ERROR(WriteAll(fd, kZeros, chunk, path));
+    n -= chunk;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void GgufWriter::SetError(Status status) {
+  if (status_.ok()) status_ = std::move(status);
+}
+
+bool GgufWriter::BeginKv(std::string_view key, GgufValueType type) {
+  if (!status_.ok()) return false;
+  if (key == kAlignmentKey && type != GgufValueType::kUint32) {
+    SetError(InvalidArgument("GGUF writer: general.alignment must be UINT32, not " +
+                             std::string(GgufValueTypeName(type))));
+    return false;
+  }
+  if (!keys_.emplace(key).second) {
+    SetError(InvalidArgument("GGUF writer: duplicate metadata key " + QuotePrintable(key)));
+    return false;
+  }
+  AppendString(kv_bytes_, key);
+  AppendU32(kv_bytes_, static_cast<uint32_t>(type));
+  ++n_kv_;
+  return true;
+}
+
+void GgufWriter::AppendScalar(GgufValueType type, const void* value) {
+  AppendRaw(kv_bytes_, value, GgufValueTypeSize(type));
+}
+
+#define MEDASSIST_GGUF_SCALAR_ADDER(Name, CType, Tag)                  \
+  void GgufWriter::Name(std::string_view key, CType value) {           \
+    if (BeginKv(key, GgufValueType::Tag)) {                            \
+      AppendScalar(GgufValueType::Tag, &value);                        \
+    }                                                                  \
+  }
+MEDASSIST_GGUF_SCALAR_ADDER(AddUint8, uint8_t, kUint8)
+MEDASSIST_GGUF_SCALAR_ADDER(AddInt8, int8_t, kInt8)
+MEDASSIST_GGUF_SCALAR_ADDER(AddUint16, uint16_t, kUint16)
+MEDASSIST_GGUF_SCALAR_ADDER(AddInt16, int16_t, kInt16)
+MEDASSIST_GGUF_SCALAR_ADDER(AddInt32, int32_t, kInt32)
+MEDASSIST_GGUF_SCALAR_ADDER(AddUint64, uint64_t, kUint64)
+MEDASSIST_GGUF_SCALAR_ADDER(AddInt64, int64_t, kInt64)
+MEDASSIST_GGUF_SCALAR_ADDER(AddFloat32, float, kFloat32)
+MEDASSIST_GGUF_SCALAR_ADDER(AddFloat64, double, kFloat64)
+#undef MEDASSIST_GGUF_SCALAR_ADDER
+
+void GgufWriter::AddUint32(std::string_view key, uint32_t value) {
+  if (key == kAlignmentKey && !std::has_single_bit(value)) {
+    SetError(InvalidArgument("GGUF writer: general.alignment " + std::to_string(value) +
+                             " is not a power of two"));
+    return;
+  }
+  if (!BeginKv(key, GgufValueType::kUint32)) return;
+  AppendScalar(GgufValueType::kUint32, &value);
+  if (key == kAlignmentKey) alignment_ = value;
+}
+
+void GgufWriter::AddBool(std::string_view key, bool value) {
+  const uint8_t byte = value ? 1 : 0;
+  if (BeginKv(key, GgufValueType::kBool)) AppendScalar(GgufValueType::kBool, &byte);
+}
+
+void GgufWriter::AddString(std::string_view key, std::string_view value) {
+  if (BeginKv(key, GgufValueType::kString)) AppendString(kv_bytes_, value);
+}
+
+void GgufWriter::AddFixedArray(std::string_view key, GgufValueType type, size_t count,
+                               std::span<const uint8_t> bytes) {
+  if (!BeginKv(key, GgufValueType::kArray)) return;
+  AppendU32(kv_bytes_, static_cast<uint32_t>(type));
+  AppendU64(kv_bytes_, count);
+  if (type == GgufValueType::kBool) {
+    // A C++ bool is 0 or 1 in practice, but write exactly 0/1 rather than rely on it.
+    for (uint8_t b : bytes) kv_bytes_.push_back(b != 0 ? 1 : 0);
+  } else {
+    AppendRaw(kv_bytes_, bytes.data(), bytes.size());
+  }
+}
+
+template <typename Strings>
+void GgufWriter::AddStrings(std::string_view key, const Strings& values) {
+  if (!BeginKv(key, GgufValueType::kArray)) return;
+  size_t total = sizeof(uint32_t) + sizeof(uint64_t);
+  for (const auto& s : values) total += sizeof(uint64_t) + s.size();
+  kv_bytes_.reserve(kv_bytes_.size() + total);  // one allocation for the whole list
+  AppendU32(kv_bytes_, static_cast<uint32_t>(GgufValueType::kString));
+  AppendU64(kv_bytes_, values.size());
+  for (const auto& s : values) AppendString(kv_bytes_, s);
+}
+
+void GgufWriter::AddStringArray(std::string_view key, std::span<const std::string> values) {
+  AddStrings(key, values);
+}
+
+void GgufWriter::AddStringArray(std::string_view key, std::span<const std::string_view> values) {
+  AddStrings(key, values);
+}
+
+void GgufWriter::AddValue(std::string_view key, const GgufValue& value) {
+  if (key == kAlignmentKey && value.type() == GgufValueType::kUint32) {
+    AddUint32(key, static_cast<uint32_t>(*value.AsUint64()));
+    return;
+  }
+  const size_t fixed_size = GgufValueTypeSize(value.type());
+  if (fixed_size != 0 && value.payload().size() != fixed_size) {
+    return SetError(InvalidArgument("GGUF writer: metadata " + QuotePrintable(key) +
+                                    ": the value holds no " +
+                                    std::string(GgufValueTypeName(value.type()))));
+  }
+  if (!BeginKv(key, value.type())) return;
+  // The payload is the value's encoding minus its headers (see GgufValue::payload), so put the
+  // headers back and copy it verbatim; nested arrays come along inside it.
+  if (value.type() == GgufValueType::kString) {
+    AppendU64(kv_bytes_, value.payload().size());
+  } else if (value.type() == GgufValueType::kArray) {
+    AppendU32(kv_bytes_, static_cast<uint32_t>(value.array_type()));
+    AppendU64(kv_bytes_, value.array_size());
+  }
+  AppendRaw(kv_bytes_, value.payload().data(), value.payload().size());
+}
+
+void GgufWriter::AddTensor(std::string_view name, GgmlType type, std::span<const uint64_t> dims,
+                           std::span<const uint8_t> data) {
+  if (!status_.ok()) return;
+  const std::string where = "GGUF writer: tensor " + QuotePrintable(name);
+  if (name.size() > kGgufMaxTensorName) {
+    return SetError(InvalidArgument(where + ": name is " + std::to_string(name.size()) +
+                                    " bytes, over the limit of " +
+                                    std::to_string(kGgufMaxTensorName)));
+  }
+  Result<GgmlTensorSize> size = ComputeGgmlTensorSize(static_cast<uint32_t>(type), dims);
+  if (!size.ok()) {
+    return SetError(InvalidArgument(where + ": " + size.status().message()));
+  }
+  if (data.size() != size->n_bytes) {
+    return SetError(InvalidArgument(where + ": data is " + std::to_string(data.size()) +
+                                    " bytes, expected " + std::to_string(size->n_bytes) +
+                                    " for " + std::string(GgmlTypeName(type)) + " of " +
+                                    std::to_string(size->n_elements) + " elements"));
+  }
+  if (!tensor_names_.emplace(name).second) {
+    return SetError(InvalidArgument("GGUF writer: duplicate tensor name " + QuotePrintable(name)));
+  }
+  tensors_.push_back({std::string(name), type, {dims.begin(), dims.end()},
+                      {data.begin(), data.end()}});
+}
+
+std::string GgufWriter::EncodeHeader() const {
+  std::string out;
+  out.reserve(24 + kv_bytes_.size() + tensors_.size() * 96 + alignment_);
+  out.append("GGUF");
+  AppendU32(out, 3);
+  AppendU64(out, tensors_.size());
+  AppendU64(out, n_kv_);
+  out.append(kv_bytes_);
+  uint64_t offset = 0;
+  for (const Tensor& t : tensors_) {
+    AppendString(out, t.name);
+    AppendU32(out, static_cast<uint32_t>(t.dims.size()));
+    for (uint64_t d : t.dims) AppendU64(out, d);
+    AppendU32(out, static_cast<uint32_t>(t.type));
+    AppendU64(out, offset);
+    offset += PaddedSize(t.data.size());
+  }
+  out.resize(PaddedSize(out.size()), '\0');
+  return out;
+}
+
+Result<std::string> GgufWriter::WriteToString() const {
+  if (!status_.ok()) return status_;
+  std::string out = EncodeHeader();
+  for (const Tensor& t : tensors_) {
+    AppendRaw(out, t.data.data(), t.data.size());
+    out.resize(PaddedSize(out.size()), '\0');
+  }
+  return out;
+}
+
+Status GgufWriter::WriteToFile(const std::string& path) const {
+  if (!status_.ok()) return status_;
+  std::string tmp = path + ".tmp-XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return IoError(path + ": cannot create a temporary file: " + std::strerror(errno));
+  Status st = [&]() -> Status {
+    RETURN_IF_ERROR(::fchmod(fd, 0644) == 0 ? Status::Ok()
+                                            : IoError(tmp + ": chmod: " + std::strerror(errno)));
+    const std::string header = EncodeHeader();
+    RETURN_IF_ERROR(WriteAll(fd, header.data(), header.size(), tmp));
+    for (const Tensor& t : tensors_) {
+      RETURN_IF_ERROR(WriteAll(fd, t.data.data(), t.data.size(), tmp));
+      RETURN_IF_ERROR(WriteZeros(fd, PaddedSize(t.data.size()) - t.data.size(), tmp));
+    }
+    if (::fsync(fd) != 0) return IoError(tmp + ": fsync failed: " + std::strerror(errno));
+    return Status::Ok();
+  }();
+  if (::close(fd) != 0 && st.ok()) st = IoError(tmp + ": close failed: " + std::strerror(errno));
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    st = IoError(path + ": cannot rename the temporary file into place: " + std::strerror(errno));
+  }
+  if (!st.ok()) ::unlink(tmp.c_str());
+  return st;
+}
+
+}  // namespace medassist::formats

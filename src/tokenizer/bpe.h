@@ -1,0 +1,53 @@
+// Byte-level BPE: a piece of raw bytes starts as one token per byte; the adjacent pair with the
+// lowest merge rank is merged (leftmost first on ties) until no pair has a merge. This is the
+// algorithm of Hugging Face tokenizers' BPE model (GPT-2, Qwen2, Llama 3).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "tokenizer/flat_map.h"
+
+namespace medassist::tokenizer {
+
+using TokenId = int32_t;
+
+struct Merge {
+  TokenId left;
+  TokenId right;
+};
+
+class BpeModel {
+ public:
+  // token_bytes[id] are the raw bytes of each token (empty for ids that are not BPE tokens);
+  // merges are in rank order. Every merged pair must form a token of the vocabulary, and all 256
+  // single bytes must be tokens. The vectors must outlive the model (it keeps views).
+  static Result<BpeModel> Build(const std::vector<std::string>& token_bytes,
+                                const std::vector<Merge>& merges);
+
+  // Appends the tokens of one pre-tokenized piece to out.
+  void EncodePiece(std::string_view piece, std::vector<TokenId>& out) const;
+
+  // The merge loop without the whole-token shortcut, naive O(n^2) and heap-based O(n log n)
+  // variants; exposed so that tests can check they agree with each other and with EncodePiece.
+  void MergeNaive(std::string_view piece, std::vector<TokenId>& out) const;
+  void MergeWithHeap(std::string_view piece, std::vector<TokenId>& out) const;
+
+  size_t num_merges() const { return merges_.size(); }
+
+ private:
+  // Pieces longer than this use the heap so that a 20 MB run of one letter stays O(n log n).
+  static constexpr size_t kNaiveMaxBytes = 48;
+
+  std::array<TokenId, 256> byte_token_{};
+  PairMap merges_;
+  // Tokens whose own bytes BPE-encode to exactly that token: a piece equal to one of them is
+  // answered with one lookup. Precomputed at load, so the answer is the merge loop's, by definition.
+  StringIdMap whole_token_;
+};
+
+}  // namespace medassist::tokenizer
