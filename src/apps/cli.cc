@@ -2,6 +2,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+
+#include "apps/options.h"
+#include "apps/tokenize_commands.h"
 #include "core/log.h"
 
 namespace medassist::apps {
@@ -9,16 +13,29 @@ namespace medassist::apps {
 int RunCli(int argc, char** argv) {
   CLI::App app{"medassist: a medical-assistant LLM system"};
   app.require_subcommand(1);
-  std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->envname("MEDASSIST_LOG_LEVEL");
-  app.add_subcommand("version", "Print the version")->callback([] { std::puts("medassist 0.1.0"); });
+  std::string log_level;
+  AddDeclaredOption(app, "--log-level", log_level);
+  int exit_code = 0;
+  app.add_subcommand("version", "Print the version")->callback([] {
+    std::puts("medassist 0.1.0");
+  });
+  app.add_subcommand("config-doc", "Print the configuration reference (docs/configuration.md)")
+      ->callback([] { std::fputs(ConfigurationMarkdown().c_str(), stdout); });
+  AddTokenizeCommand(app, &exit_code);
+  AddDetokenizeCommand(app, &exit_code);
+  AddTokenizeBenchCommand(app, &exit_code);
+  // Logging must be set up before any subcommand runs: parse_complete_callback runs after
+  // parsing and before the subcommands' callbacks.
+  app.parse_complete_callback([&] {
+    Status s = InitLogging(log_level);
+    if (!s.ok()) throw CLI::ValidationError("--log-level", s.message());
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  return 0;
+  return exit_code;
 }
 
 }  // namespace medassist::apps

@@ -23,8 +23,10 @@ bool IsIntegerType(GgufValueType t) {
     case GgufValueType::kUint32:
     case GgufValueType::kInt32:
     case GgufValueType::kUint64:
-    case GgufValueType::kInt64: return true;
-    default: return false;
+    case GgufValueType::kInt64:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -62,7 +64,8 @@ Status GgufFile::KeyError(std::string_view key, std::string_view problem) const 
 
 Result<const GgufValue*> GgufFile::FindOrError(std::string_view key) const {
   const GgufValue* v = Find(key);
-  if (v == nullptr) return NotFound(source_ + ": metadata key " + QuotePrintable(key) + " not found");
+  if (v == nullptr)
+    return NotFound(source_ + ": metadata key " + QuotePrintable(key) + " not found");
   return v;
 }
 
@@ -141,7 +144,8 @@ Result<std::vector<int32_t>> GgufFile::GetInt32Array(std::string_view key) const
   for (size_t i = 0; i < out.size(); ++i) {
     const GgufValue e = v->Element(i);
     std::optional<int64_t> x = e.AsInt64();
-    if (!x || *x < std::numeric_limits<int32_t>::min() || *x > std::numeric_limits<int32_t>::max()) {
+    if (!x || *x < std::numeric_limits<int32_t>::min() ||
+        *x > std::numeric_limits<int32_t>::max()) {
       return KeyError(key, "element " + std::to_string(i) + " is " + IntegerText(e) +
                                ", which does not fit in int32");
     }

@@ -57,8 +57,8 @@ class GgufParser {
 
   Status Truncated(std::string_view what, uint64_t need) const {
     return Fail("truncated: " + std::string(what) + " needs " + std::to_string(need) +
-                " bytes at byte " + std::to_string(pos_) + ", only " +
-                std::to_string(Remaining()) + " left");
+                " bytes at byte " + std::to_string(pos_) + ", only " + std::to_string(Remaining()) +
+                " left");
   }
 
   Result<std::span<const uint8_t>> ReadBytes(uint64_t n, std::string_view what) {
@@ -286,8 +286,8 @@ Status GgufParser::PlaceTensors() {
                   std::to_string(t.n_bytes) + " bytes extends past the end of the file (the " +
                   "data section has " + std::to_string(data_size) + " bytes)");
     }
-    t.data = bytes_.subspan(static_cast<size_t>(data_offset + t.offset),
-                            static_cast<size_t>(t.n_bytes));
+    t.data =
+        bytes_.subspan(static_cast<size_t>(data_offset + t.offset), static_cast<size_t>(t.n_bytes));
   }
   std::vector<const GgufTensorInfo*> by_offset;
   by_offset.reserve(out_.tensors_.size());

@@ -7,9 +7,9 @@
 //                    gguf.GetStringArray("tokenizer.ggml.tokens"));
 //   const GgufTensorInfo* embd = gguf.FindTensor("token_embd.weight");
 //
-// Zero-copy: keys, strings, arrays and tensor data are views into the file's bytes, valid as long as
-// the GgufFile lives (moving it keeps them valid). Parsing walks each string array once; the typed
-// getters copy what they return into vectors of views or numbers.
+// Zero-copy: keys, strings, arrays and tensor data are views into the file's bytes, valid as long
+// as the GgufFile lives (moving it keeps them valid). Parsing walks each string array once; the
+// typed getters copy what they return into vectors of views or numbers.
 #pragma once
 
 #include <cstddef>
@@ -68,8 +68,8 @@ class GgufFile {
   Result<bool> GetBool(std::string_view key) const;
   // ARRAY of STRING (views into the file).
   Result<std::vector<std::string_view>> GetStringArray(std::string_view key) const;
-  // ARRAY of FLOAT32, or of FLOAT64 rounded to float. Copied: array elements in a GGUF file need not
-  // be aligned for float.
+  // ARRAY of FLOAT32, or of FLOAT64 rounded to float. Copied: array elements in a GGUF file need
+  // not be aligned for float.
   Result<std::vector<float>> GetFloat32Array(std::string_view key) const;
   // ARRAY of any integer type whose every element fits in int32.
   Result<std::vector<int32_t>> GetInt32Array(std::string_view key) const;

@@ -8,8 +8,9 @@
 namespace medassist::formats {
 namespace {
 
-static_assert(std::endian::native == std::endian::little,
-              "GGUF is little-endian; this reader reads it in place and needs a little-endian host");
+static_assert(
+    std::endian::native == std::endian::little,
+    "GGUF is little-endian; this reader reads it in place and needs a little-endian host");
 
 struct GgmlTypeEntry {
   uint32_t tag;
@@ -46,26 +47,34 @@ bool IsSignedInteger(GgufValueType t) {
 }
 
 bool IsUnsignedInteger(GgufValueType t) {
-  return t == GgufValueType::kUint8 || t == GgufValueType::kUint16 ||
-         t == GgufValueType::kUint32 || t == GgufValueType::kUint64;
+  return t == GgufValueType::kUint8 || t == GgufValueType::kUint16 || t == GgufValueType::kUint32 ||
+         t == GgufValueType::kUint64;
 }
 
 // The value of an integer scalar widened to int64 (signed types) or uint64 (unsigned types).
 int64_t LoadSigned(GgufValueType t, const uint8_t* p) {
   switch (t) {
-    case GgufValueType::kInt8: return Load<int8_t>(p);
-    case GgufValueType::kInt16: return Load<int16_t>(p);
-    case GgufValueType::kInt32: return Load<int32_t>(p);
-    default: return Load<int64_t>(p);
+    case GgufValueType::kInt8:
+      return Load<int8_t>(p);
+    case GgufValueType::kInt16:
+      return Load<int16_t>(p);
+    case GgufValueType::kInt32:
+      return Load<int32_t>(p);
+    default:
+      return Load<int64_t>(p);
   }
 }
 
 uint64_t LoadUnsigned(GgufValueType t, const uint8_t* p) {
   switch (t) {
-    case GgufValueType::kUint8: return Load<uint8_t>(p);
-    case GgufValueType::kUint16: return Load<uint16_t>(p);
-    case GgufValueType::kUint32: return Load<uint32_t>(p);
-    default: return Load<uint64_t>(p);
+    case GgufValueType::kUint8:
+      return Load<uint8_t>(p);
+    case GgufValueType::kUint16:
+      return Load<uint16_t>(p);
+    case GgufValueType::kUint32:
+      return Load<uint32_t>(p);
+    default:
+      return Load<uint64_t>(p);
   }
 }
 
@@ -73,19 +82,32 @@ uint64_t LoadUnsigned(GgufValueType t, const uint8_t* p) {
 
 std::string_view GgufValueTypeName(GgufValueType type) {
   switch (type) {
-    case GgufValueType::kUint8: return "UINT8";
-    case GgufValueType::kInt8: return "INT8";
-    case GgufValueType::kUint16: return "UINT16";
-    case GgufValueType::kInt16: return "INT16";
-    case GgufValueType::kUint32: return "UINT32";
-    case GgufValueType::kInt32: return "INT32";
-    case GgufValueType::kFloat32: return "FLOAT32";
-    case GgufValueType::kBool: return "BOOL";
-    case GgufValueType::kString: return "STRING";
-    case GgufValueType::kArray: return "ARRAY";
-    case GgufValueType::kUint64: return "UINT64";
-    case GgufValueType::kInt64: return "INT64";
-    case GgufValueType::kFloat64: return "FLOAT64";
+    case GgufValueType::kUint8:
+      return "UINT8";
+    case GgufValueType::kInt8:
+      return "INT8";
+    case GgufValueType::kUint16:
+      return "UINT16";
+    case GgufValueType::kInt16:
+      return "INT16";
+    case GgufValueType::kUint32:
+      return "UINT32";
+    case GgufValueType::kInt32:
+      return "INT32";
+    case GgufValueType::kFloat32:
+      return "FLOAT32";
+    case GgufValueType::kBool:
+      return "BOOL";
+    case GgufValueType::kString:
+      return "STRING";
+    case GgufValueType::kArray:
+      return "ARRAY";
+    case GgufValueType::kUint64:
+      return "UINT64";
+    case GgufValueType::kInt64:
+      return "INT64";
+    case GgufValueType::kFloat64:
+      return "FLOAT64";
   }
   return "UNKNOWN";
 }
@@ -94,17 +116,22 @@ size_t GgufValueTypeSize(GgufValueType type) {
   switch (type) {
     case GgufValueType::kUint8:
     case GgufValueType::kInt8:
-    case GgufValueType::kBool: return 1;
+    case GgufValueType::kBool:
+      return 1;
     case GgufValueType::kUint16:
-    case GgufValueType::kInt16: return 2;
+    case GgufValueType::kInt16:
+      return 2;
     case GgufValueType::kUint32:
     case GgufValueType::kInt32:
-    case GgufValueType::kFloat32: return 4;
+    case GgufValueType::kFloat32:
+      return 4;
     case GgufValueType::kUint64:
     case GgufValueType::kInt64:
-    case GgufValueType::kFloat64: return 8;
+    case GgufValueType::kFloat64:
+      return 8;
     case GgufValueType::kString:
-    case GgufValueType::kArray: return 0;
+    case GgufValueType::kArray:
+      return 0;
   }
   return 0;
 }

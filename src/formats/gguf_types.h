@@ -40,8 +40,8 @@ size_t GgufValueTypeSize(GgufValueType type);
 // True for the 13 tags above.
 bool GgufValueTypeIsKnown(uint32_t tag);
 
-// ggml tensor types, as stored in the file (uint32). Numbers missing here were removed from ggml and
-// are refused as unknown.
+// ggml tensor types, as stored in the file (uint32). Numbers missing here were removed from ggml
+// and are refused as unknown.
 enum class GgmlType : uint32_t {
   kF32 = 0,
   kF16 = 1,
@@ -111,8 +111,8 @@ struct GgmlTensorSize {
 // is not a multiple of the type's block size. Messages name the problem, not the tensor.
 Result<GgmlTensorSize> ComputeGgmlTensorSize(uint32_t type_tag, std::span<const uint64_t> dims);
 
-// A metadata value as parsed from a file. A cheap view: strings, arrays and raw bytes point into the
-// file's bytes, so a GgufValue is valid only while the GgufFile (or the caller's buffer) that
+// A metadata value as parsed from a file. A cheap view: strings, arrays and raw bytes point into
+// the file's bytes, so a GgufValue is valid only while the GgufFile (or the caller's buffer) that
 // produced it is alive. The parser has already validated its structure; accessors never fail
 // except by type mismatch.
 class GgufValue {

@@ -77,11 +77,11 @@ void GgufWriter::AppendScalar(GgufValueType type, const void* value) {
   AppendRaw(kv_bytes_, value, GgufValueTypeSize(type));
 }
 
-#define MEDASSIST_GGUF_SCALAR_ADDER(Name, CType, Tag)                  \
-  void GgufWriter::Name(std::string_view key, CType value) {           \
-    if (BeginKv(key, GgufValueType::Tag)) {                            \
-      AppendScalar(GgufValueType::Tag, &value);                        \
-    }                                                                  \
+#define MEDASSIST_GGUF_SCALAR_ADDER(Name, CType, Tag)        \
+  void GgufWriter::Name(std::string_view key, CType value) { \
+    if (BeginKv(key, GgufValueType::Tag)) {                  \
+      AppendScalar(GgufValueType::Tag, &value);              \
+    }                                                        \
   }
 MEDASSIST_GGUF_SCALAR_ADDER(AddUint8, uint8_t, kUint8)
 MEDASSIST_GGUF_SCALAR_ADDER(AddInt8, int8_t, kInt8)
@@ -184,15 +184,15 @@ void GgufWriter::AddTensor(std::string_view name, GgmlType type, std::span<const
   }
   if (data.size() != size->n_bytes) {
     return SetError(InvalidArgument(where + ": data is " + std::to_string(data.size()) +
-                                    " bytes, expected " + std::to_string(size->n_bytes) +
-                                    " for " + std::string(GgmlTypeName(type)) + " of " +
+                                    " bytes, expected " + std::to_string(size->n_bytes) + " for " +
+                                    std::string(GgmlTypeName(type)) + " of " +
                                     std::to_string(size->n_elements) + " elements"));
   }
   if (!tensor_names_.emplace(name).second) {
     return SetError(InvalidArgument("GGUF writer: duplicate tensor name " + QuotePrintable(name)));
   }
-  tensors_.push_back({std::string(name), type, {dims.begin(), dims.end()},
-                      {data.begin(), data.end()}});
+  tensors_.push_back(
+      {std::string(name), type, {dims.begin(), dims.end()}, {data.begin(), data.end()}});
 }
 
 std::string GgufWriter::EncodeHeader() const {

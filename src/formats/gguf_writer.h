@@ -7,8 +7,8 @@
 //   w.AddTensor("token_embd.weight", GgmlType::kF32, dims, bytes);
 //   RETURN_IF_ERROR(w.WriteToFile(path));
 //
-// Errors are sticky: the Add* calls return nothing, the first problem (duplicate key or tensor name,
-// bad dims, wrong data size, bad alignment) is kept in status(), later calls are ignored, and
+// Errors are sticky: the Add* calls return nothing, the first problem (duplicate key or tensor
+// name, bad dims, wrong data size, bad alignment) is kept in status(), later calls are ignored, and
 // WriteToFile / WriteToString return it. Metadata is encoded as it is added (no per-string
 // allocation), so a 150k-entry token list costs one pass and one buffer.
 #pragma once

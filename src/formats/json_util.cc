@@ -32,11 +32,14 @@ bool NestingWithin(std::string_view text, int max_depth) {
 
 }  // namespace
 
+Status CheckJsonNesting(std::string_view text, std::string_view source, int max_depth) {
+  if (NestingWithin(text, max_depth)) return Status::Ok();
+  return DataLoss(std::string(source) + ": JSON nested deeper than " + std::to_string(max_depth) +
+                  " levels");
+}
+
 Result<nlohmann::json> ParseJson(std::string_view text, std::string_view source, int max_depth) {
-  if (!NestingWithin(text, max_depth)) {
-    return DataLoss(std::string(source) + ": JSON nested deeper than " + std::to_string(max_depth) +
-                    " levels");
-  }
+  RETURN_IF_ERROR(CheckJsonNesting(text, source, max_depth));
   try {
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {

@@ -16,6 +16,9 @@ namespace medassist::formats {
 Result<nlohmann::json> ParseJson(std::string_view text, std::string_view source,
                                  int max_depth = 128);
 
+// Refuses text whose [ and { nest deeper than max_depth (hostile "[[[[..." input), naming source.
+Status CheckJsonNesting(std::string_view text, std::string_view source, int max_depth = 128);
+
 // Reads and parses a JSON file (refusing files larger than max_bytes).
 Result<nlohmann::json> ReadJsonFile(const std::string& path, size_t max_bytes = size_t{512} << 20);
 

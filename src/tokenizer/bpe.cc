@@ -16,7 +16,7 @@ std::string HexByte(int b) {
 Result<BpeModel> BpeModel::Build(const std::vector<std::string>& token_bytes,
                                  const std::vector<Merge>& merges) {
   BpeModel m;
-  StringIdMap index;
+  StringIdMap index;  // becomes token_index_
   index.Reserve(token_bytes.size());
   for (size_t id = 0; id < token_bytes.size(); ++id) {
     if (!token_bytes[id].empty()) index.Insert(token_bytes[id], static_cast<TokenId>(id));
@@ -47,18 +47,8 @@ Result<BpeModel> BpeModel::Build(const std::vector<std::string>& token_bytes,
     // A repeated pair keeps its first (lowest) rank: later copies could never fire first anyway.
     m.merges_.Insert(PairKey(mg.left, mg.right), {static_cast<int32_t>(rank), merged});
   }
-  // The shortcut table: each token that its own merge loop reproduces.
-  m.whole_token_.Reserve(token_bytes.size());
-  std::vector<TokenId> ids;
-  for (size_t id = 0; id < token_bytes.size(); ++id) {
-    const std::string& bytes = token_bytes[id];
-    if (bytes.size() < 2 || index.Find(bytes) != static_cast<TokenId>(id)) continue;
-    ids.clear();
-    m.MergeNaive(bytes, ids);
-    if (ids.size() == 1 && ids[0] == static_cast<TokenId>(id)) {
-      m.whole_token_.Insert(bytes, static_cast<TokenId>(id));
-    }
-  }
+  m.token_index_ = std::move(index);
+  m.whole_token_state_ = std::make_unique<std::atomic<uint8_t>[]>(token_bytes.size());
   return m;
 }
 
@@ -67,10 +57,20 @@ void BpeModel::EncodePiece(std::string_view piece, std::vector<TokenId>& out) co
     out.push_back(byte_token_[static_cast<uint8_t>(piece[0])]);
     return;
   }
-  TokenId whole = whole_token_.Find(piece);
+  TokenId whole = token_index_.Find(piece);
   if (whole >= 0) {
-    out.push_back(whole);
-    return;
+    std::atomic<uint8_t>& state = whole_token_state_[whole];
+    uint8_t known = state.load(std::memory_order_relaxed);
+    if (known == 0) {
+      std::vector<TokenId> ids;
+      MergeNaive(piece, ids);
+      known = ids.size() == 1 && ids[0] == whole ? 1 : 2;
+      state.store(known, std::memory_order_relaxed);
+    }
+    if (known == 1) {
+      out.push_back(whole);
+      return;
+    }
   }
   if (piece.size() <= kNaiveMaxBytes) {
     MergeNaive(piece, out);

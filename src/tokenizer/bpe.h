@@ -4,7 +4,9 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,9 +47,13 @@ class BpeModel {
 
   std::array<TokenId, 256> byte_token_{};
   PairMap merges_;
-  // Tokens whose own bytes BPE-encode to exactly that token: a piece equal to one of them is
-  // answered with one lookup. Precomputed at load, so the answer is the merge loop's, by definition.
-  StringIdMap whole_token_;
+  // Whole-token shortcut: a piece equal to token t is answered as [t] when t's own bytes
+  // BPE-encode to exactly t (not every token does). That fact is worked out by the merge loop the
+  // first time a piece equals t and remembered per token: 0 unknown, 1 yes, 2 no. Racing threads
+  // compute and store the same value, so relaxed atomics are enough, and the answer is always the
+  // merge loop's.
+  StringIdMap token_index_;
+  std::unique_ptr<std::atomic<uint8_t>[]> whole_token_state_;
 };
 
 }  // namespace medassist::tokenizer

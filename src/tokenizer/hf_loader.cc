@@ -6,6 +6,7 @@
 #include "tokenizer/flat_map.h"
 #include "tokenizer/loaders.h"
 #include "tokenizer/pretokenizer.h"
+#include "tokenizer/vocab_json.h"
 
 namespace medassist::tokenizer {
 namespace {
@@ -15,20 +16,19 @@ using nlohmann::json;
 // More ids than any real vocabulary has; a larger id is a corrupt file, not a reason to allocate.
 constexpr int64_t kMaxVocab = 4'000'000;
 
-// Fills pieces/kinds from a {"piece": id} object.
-Status ReadVocab(const json& vocab, TokenizerSpec& spec) {
-  if (!vocab.is_object()) return DataLoss("vocab must be a JSON object of token -> id");
+// Fills pieces/kinds from the vocabulary's (piece, id) entries.
+Status ReadVocab(const std::vector<std::pair<std::string, int64_t>>& vocab, TokenizerSpec& spec) {
   int64_t max_id = -1;
-  for (const auto& [piece, id] : vocab.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= kMaxVocab) {
-      return DataLoss("vocab: token '" + piece + "' has an invalid id " + id.dump());
+  for (const auto& [piece, id] : vocab) {
+    if (id >= kMaxVocab) {
+      return DataLoss("vocab: token '" + piece + "' has an invalid id " + std::to_string(id));
     }
-    max_id = std::max(max_id, id.get<int64_t>());
+    max_id = std::max(max_id, id);
   }
   spec.pieces.assign(static_cast<size_t>(max_id + 1), std::string());
   spec.kinds.assign(spec.pieces.size(), TokenKind::kUnused);
-  for (const auto& [piece, id_json] : vocab.items()) {
-    auto id = id_json.get<size_t>();
+  for (const auto& [piece, id64] : vocab) {
+    auto id = static_cast<size_t>(id64);
     if (spec.kinds[id] != TokenKind::kUnused) {
       return DataLoss("vocab: duplicate id " + std::to_string(id) + " for '" + spec.pieces[id] +
                       "' and '" + piece + "'");
@@ -77,20 +77,13 @@ class MergeReader {
   StringIdMap index_;
 };
 
-Status ReadJsonMerges(const json& merges, TokenizerSpec& spec) {
-  if (!merges.is_array()) return DataLoss("model.merges must be an array");
+Status ReadJsonMerges(const std::vector<BigJsonParts::MergeEntry>& merges, TokenizerSpec& spec) {
   MergeReader reader(spec);
   spec.merges.reserve(merges.size());
   for (size_t i = 0; i < merges.size(); ++i) {
-    const json& m = merges[i];
-    if (m.is_string()) {
-      RETURN_IF_ERROR(reader.AddLine(m.get_ref<const std::string&>(), i + 1, spec.merges));
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      RETURN_IF_ERROR(reader.Add(m[0].get_ref<const std::string&>(),
-                                 m[1].get_ref<const std::string&>(), i + 1, spec.merges));
-    } else {
-      return DataLoss("merge " + std::to_string(i + 1) + " must be \"a b\" or [\"a\", \"b\"]");
-    }
+    const BigJsonParts::MergeEntry& m = merges[i];
+    RETURN_IF_ERROR(m.pair ? reader.Add(m.first, m.second, i + 1, spec.merges)
+                           : reader.AddLine(m.first, i + 1, spec.merges));
   }
   return Status::Ok();
 }
@@ -262,36 +255,38 @@ Result<json> ParseConfig(std::string_view config_json, const std::string& source
 Result<TokenizerSpec> SpecFromHfTokenizerJson(std::string_view json_text,
                                               std::string_view config_json,
                                               const std::string& source) {
-  ASSIGN_OR_RETURN(json root, formats::ParseJson(json_text, source));
+  ASSIGN_OR_RETURN(BigJsonParts parts,
+                   ParseBigJson(json_text, source, {"model", "vocab"}, {"model", "merges"}));
   ASSIGN_OR_RETURN(json config, ParseConfig(config_json, source));
-  TokenizerSpec spec;
-  spec.source = source;
-  auto fail = [&](const Status& s) { return s.WithContext(source); };
+  const json& root = parts.rest;
   if (!root.is_object() || !root.contains("model") || !root["model"].is_object()) {
     return DataLoss(source + ": no 'model' object (is this a tokenizer.json?)");
   }
-  const json& model = root["model"];
-  std::string type = model.value("type", "BPE");
+  std::string type = root["model"].value("type", "BPE");
   if (type != "BPE") {
     return Unimplemented(source + ": model type '" + type + "' is not supported (BPE only)");
   }
-  Status s = ReadVocab(model.value("vocab", json()), spec);
-  if (s.ok()) s = ReadJsonMerges(model.value("merges", json::array()), spec);
+  if (!parts.has_vocab) return DataLoss(source + ": no model.vocab object");
+  TokenizerSpec spec;
+  spec.source = source;
+  Status s = ReadVocab(parts.vocab, spec);
+  if (s.ok()) s = ReadJsonMerges(parts.merges, spec);
   if (s.ok()) s = ReadAddedTokensArray(root.value("added_tokens", json()), spec);
   if (s.ok()) s = ReadNormalizer(root.value("normalizer", json()), spec);
   if (s.ok()) s = ReadPreTokenizer(root.value("pre_tokenizer", json()), spec);
   if (s.ok() && spec.pretokenizer_pattern.empty()) {
     s = Unimplemented("no byte-level pre-tokenizer found");
   }
-  if (s.ok()) s = ApplyConfig(config, spec);
-  if (!s.ok()) return fail(s);
+  if (s.ok()) s = ApplyConfig(config, spec).WithContext("tokenizer_config.json");
+  if (!s.ok()) return s.WithContext(source);
   return spec;
 }
 
 Result<TokenizerSpec> SpecFromVocabAndMerges(std::string_view vocab_json, std::string_view merges,
                                              std::string_view config_json,
                                              const std::string& source) {
-  ASSIGN_OR_RETURN(json vocab, formats::ParseJson(vocab_json, source + "/vocab.json"));
+  ASSIGN_OR_RETURN(BigJsonParts vocab,
+                   ParseBigJson(vocab_json, source + "/vocab.json", {}, {"-"}));
   ASSIGN_OR_RETURN(json config, ParseConfig(config_json, source));
   TokenizerSpec spec;
   spec.source = source;
@@ -306,7 +301,8 @@ Result<TokenizerSpec> SpecFromVocabAndMerges(std::string_view vocab_json, std::s
                          "not one whose pre-tokenizer is known (Qwen2Tokenizer, GPT2Tokenizer); " +
                          "use tokenizer.json instead");
   }
-  Status s = ReadVocab(vocab, spec).WithContext("vocab.json");
+  if (!vocab.has_vocab) return DataLoss(source + "/vocab.json: expected an object of token -> id");
+  Status s = ReadVocab(vocab.vocab, spec).WithContext("vocab.json");
   if (s.ok()) {
     MergeReader reader(spec);
     size_t number = 0;

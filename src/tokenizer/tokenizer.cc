@@ -118,8 +118,11 @@ Result<Tokenizer> Tokenizer::Create(TokenizerSpec spec) {
   st->added = AddedTokenMatcher(st->spec.added_tokens);
   st->piece_index.Reserve(st->spec.pieces.size() + st->spec.added_tokens.size());
   for (size_t id = 0; id < st->spec.pieces.size(); ++id) {
-    if (!st->spec.pieces[id].empty()) {
-      st->piece_index.Insert(st->spec.pieces[id], static_cast<TokenId>(id));
+    const std::string& piece = st->spec.pieces[id];
+    if (!piece.empty() && !st->piece_index.Insert(piece, static_cast<TokenId>(id))) {
+      return DataLoss(st->spec.source + ": token '" + piece + "' appears twice (ids " +
+                      std::to_string(st->piece_index.Find(piece)) + " and " +
+                      std::to_string(id) + ")");
     }
   }
   Tokenizer t;

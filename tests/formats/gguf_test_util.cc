@@ -5,7 +5,7 @@
 
 #include "formats/gguf_writer.h"
 
-namespace medassist::formats::testing {
+namespace medassist::formats::gguf_testing {
 namespace {
 
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
@@ -44,8 +44,8 @@ void AddHeaderCases(std::vector<MalformedGguf>& c) {
                "not a GGUF file: magic is 'GGML', expected 'GGUF'"});
   c.push_back({"binary_magic", GgufBytes().U32(0x00ff0a7f).U32(3).str(), kLoss,
                "magic is '\\x7f\\x0a\\xff\\x00'"});
-  c.push_back({"version_1", GgufBytes().Header(1, 0, 0).str(), kUnimpl,
-               "GGUF version 1 is not supported"});
+  c.push_back(
+      {"version_1", GgufBytes().Header(1, 0, 0).str(), kUnimpl, "GGUF version 1 is not supported"});
   c.push_back({"version_4", GgufBytes().Header(4, 0, 0).str(), kUnimpl,
                "unsupported GGUF version 4 (this reader knows versions 2 and 3)"});
   c.push_back({"big_endian", GgufBytes().Header(0x03000000, 0, 0).str(), kUnimpl,
@@ -56,8 +56,8 @@ void AddHeaderCases(std::vector<MalformedGguf>& c) {
                "truncated: tensor_count needs 8 bytes at byte 8, only 4 left"});
   c.push_back({"truncated_kv_count", GgufBytes().Raw("GGUF").U32(3).U64(0).U8(0).str(), kLoss,
                "truncated: kv_count needs 8 bytes at byte 16, only 1 left"});
-  c.push_back({"absurd_tensor_count", GgufBytes().Header(3, uint64_t{1} << 62, 0).str(),
-               kExhausted, "tensor_count 4611686018427387904 is over the limit of 1048576"});
+  c.push_back({"absurd_tensor_count", GgufBytes().Header(3, uint64_t{1} << 62, 0).str(), kExhausted,
+               "tensor_count 4611686018427387904 is over the limit of 1048576"});
   c.push_back({"absurd_kv_count", GgufBytes().Header(3, 0, kU64Max).str(), kExhausted,
                "kv_count 18446744073709551615 is over the limit of 1048576"});
   c.push_back({"kv_count_past_end", GgufBytes().Header(3, 0, 1000).KvU32("a", 1).str(), kLoss,
@@ -68,19 +68,22 @@ void AddHeaderCases(std::vector<MalformedGguf>& c) {
 
 void AddMetadataCases(std::vector<MalformedGguf>& c) {
   const StatusCode kLoss = StatusCode::kDataLoss;
-  c.push_back({"truncated_key_length", GgufBytes().Header(3, 0, 1).U32(1).Zeros(9).str(), kLoss,
-               "truncated: key of metadata pair 0 needs 8 bytes at byte 24, only 4 left"});
+  // The kv_count check already needs 13 bytes per pair, so truncate the second pair's key length
+  // after a first pair that is longer than that.
+  c.push_back({"truncated_key_length",
+               GgufBytes().Header(3, 0, 2).Str("abcdefghijklmnop").U32(0).U8(1).Zeros(3).str(),
+               kLoss, "truncated: key of metadata pair 1 needs 8 bytes at byte 53, only 3 left"});
   c.push_back({"key_length_overflow", GgufBytes().Header(3, 0, 1).U64(kU64Max).Zeros(13).str(),
                kLoss,
                "key of metadata pair 0 has length 18446744073709551615 at byte 24, past the end "
                "of the file (13 bytes left)"});
-  c.push_back({"key_length_past_end", GgufBytes().Header(3, 0, 1).U64(14).Raw("k").U32(4).U64(0)
-                                          .str(),
-               kLoss, "key of metadata pair 0 has length 14 at byte 24, past the end"});
+  c.push_back({"key_length_past_end",
+               GgufBytes().Header(3, 0, 1).U64(14).Raw("k").U32(4).U64(0).str(), kLoss,
+               "key of metadata pair 0 has length 14 at byte 24, past the end"});
   c.push_back({"truncated_value_type", GgufBytes().Header(3, 0, 1).Str("abcdefgh").U8(4).str(),
                kLoss, "truncated: value type of metadata 'abcdefgh' needs 4 bytes"});
-  c.push_back({"truncated_value", OneKv(4).U8(1).Zeros(1).str() + std::string(2, '\0'), kLoss,
-               "truncated: value of metadata 'k' needs 4 bytes at byte 45, only 4 left"});
+  c.push_back({"truncated_value", OneKv(4).U8(1).U8(0).U8(0).str(), kLoss,
+               "truncated: value of metadata 'k' needs 4 bytes at byte 37, only 3 left"});
   c.push_back({"truncated_u64_value", OneKv(10).U32(1).str(), kLoss,
                "truncated: value of metadata 'k' needs 8 bytes"});
   c.push_back({"string_length_overflow", OneKv(8).U64(kU64Max - 3).str(), kLoss,
@@ -98,8 +101,7 @@ void AddMetadataCases(std::vector<MalformedGguf>& c) {
                "has 3 UINT64 elements, more than the 16 bytes left can hold"});
   c.push_back({"string_array_count", OneKv(9).U32(8).U64(kU64Max).Str("a").str(), kLoss,
                "has 18446744073709551615 STRING elements, more than the 9 bytes left can hold"});
-  c.push_back({"string_array_element", OneKv(9).U32(8).U64(2).Str("a").U64(kU64Max).Zeros(4)
-                                           .str(),
+  c.push_back({"string_array_element", OneKv(9).U32(8).U64(2).Str("a").U64(kU64Max).Zeros(4).str(),
                kLoss,
                "string element of array in metadata 'k' has length 18446744073709551615 at "
                "byte 58, past the end of the file (4 bytes left)"});
@@ -109,18 +111,18 @@ void AddMetadataCases(std::vector<MalformedGguf>& c) {
                "array in metadata 'k' has unknown element type 77"});
   c.push_back({"nesting_too_deep", NestedArrays(kGgufMaxArrayDepth + 1), kLoss,
                "array in metadata 'k' is nested deeper than 8 levels"});
-  c.push_back({"duplicate_key", GgufBytes().Header(3, 0, 2).KvU32("a.b", 1).KvString("a.b", "x")
-                                    .str(),
-               kLoss, "duplicate metadata key 'a.b'"});
-  c.push_back({"duplicate_binary_key", GgufBytes().Header(3, 0, 2).KvU32("\x01\xff", 1)
-                                           .KvU32("\x01\xff", 2).str(),
-               kLoss, "duplicate metadata key '\\x01\\xff'"});
-  c.push_back({"alignment_type", GgufBytes().Header(3, 0, 1).Str("general.alignment").U32(10)
-                                     .U64(32).str(),
-               kLoss, "general.alignment must be UINT32, not UINT64"});
-  c.push_back({"alignment_not_pow2", GgufBytes().Header(3, 0, 1).KvU32("general.alignment", 48)
-                                         .str(),
-               kLoss, "general.alignment 48 is not a power of two"});
+  c.push_back({"duplicate_key",
+               GgufBytes().Header(3, 0, 2).KvU32("a.b", 1).KvString("a.b", "x").str(), kLoss,
+               "duplicate metadata key 'a.b'"});
+  c.push_back({"duplicate_binary_key",
+               GgufBytes().Header(3, 0, 2).KvU32("\x01\xff", 1).KvU32("\x01\xff", 2).str(), kLoss,
+               "duplicate metadata key '\\x01\\xff'"});
+  c.push_back({"alignment_type",
+               GgufBytes().Header(3, 0, 1).Str("general.alignment").U32(10).U64(32).str(), kLoss,
+               "general.alignment must be UINT32, not UINT64"});
+  c.push_back({"alignment_not_pow2",
+               GgufBytes().Header(3, 0, 1).KvU32("general.alignment", 48).str(), kLoss,
+               "general.alignment 48 is not a power of two"});
   c.push_back({"alignment_zero", GgufBytes().Header(3, 0, 1).KvU32("general.alignment", 0).str(),
                kLoss, "general.alignment 0 is not a power of two"});
 }
@@ -128,29 +130,29 @@ void AddMetadataCases(std::vector<MalformedGguf>& c) {
 void AddTensorInfoCases(std::vector<MalformedGguf>& c) {
   const StatusCode kLoss = StatusCode::kDataLoss;
   const std::string long_name(kGgufMaxTensorName + 1, 'w');
-  c.push_back({"truncated_tensor_name", GgufBytes().Header(3, 1, 0).U64(1).Raw("w").Zeros(15)
-                                            .str(),
-               kLoss, "truncated: n_dims of tensor 'w' needs 4 bytes"});
+  // As for keys: the second name length is cut, after a first tensor info longer than 24 bytes.
+  c.push_back(
+      {"truncated_tensor_name",
+       GgufBytes().Header(3, 2, 0).TensorInfo(std::string(40, 'a'), {4}, kF32, 0).Zeros(3).str(),
+       kLoss, "truncated: name of tensor 1 needs 8 bytes at byte 96, only 3 left"});
   c.push_back({"tensor_name_past_end", GgufBytes().Header(3, 1, 0).U64(100).Zeros(16).str(), kLoss,
                "name of tensor 0 has length 100 at byte 24, past the end"});
   c.push_back({"tensor_name_too_long", OneTensor(long_name, {1}, kF32, 0, 4), kLoss,
                "tensor '" + long_name + "': name is 64 bytes, over the limit of 63"});
   c.push_back({"n_dims_5", OneTensor("w", {1, 1, 1, 1, 1}, kF32, 0, 4), kLoss,
                "tensor 'w': n_dims 5 exceeds the maximum of 4"});
-  c.push_back({"n_dims_huge", GgufBytes().Header(3, 1, 0).Str("w").U32(0xffffffff).Zeros(16)
-                                  .str(),
+  c.push_back({"n_dims_huge", GgufBytes().Header(3, 1, 0).Str("w").U32(0xffffffff).Zeros(16).str(),
                kLoss, "tensor 'w': n_dims 4294967295 exceeds the maximum of 4"});
-  c.push_back({"truncated_dims", GgufBytes().Header(3, 1, 0).Str("w").U32(4).U64(1).U64(1)
-                                     .Zeros(4).str(),
-               kLoss, "truncated: dims of tensor 'w' needs 8 bytes"});
-  c.push_back({"truncated_type", GgufBytes().Header(3, 1, 0).Str("w").U32(1).U64(1).Zeros(3)
-                                     .str(),
+  c.push_back({"truncated_dims",
+               GgufBytes().Header(3, 1, 0).Str("w").U32(4).U64(1).U64(1).Zeros(4).str(), kLoss,
+               "truncated: dims of tensor 'w' needs 8 bytes"});
+  c.push_back({"truncated_type", GgufBytes().Header(3, 1, 0).Str("w").U32(1).U64(1).Zeros(3).str(),
                kLoss, "truncated: type of tensor 'w' needs 4 bytes"});
-  c.push_back({"truncated_offset", GgufBytes().Header(3, 1, 0).Str("w").U32(1).U64(1).U32(0)
-                                       .U32(0).str(),
-               kLoss, "truncated: offset of tensor 'w' needs 8 bytes"});
-  c.push_back({"dim_zero", OneTensor("w", {4, 0}, kF32, 0, 16), kLoss,
-               "tensor 'w': dimension 1 is 0"});
+  c.push_back({"truncated_offset",
+               GgufBytes().Header(3, 1, 0).Str("w").U32(1).U64(1).U32(0).U32(0).str(), kLoss,
+               "truncated: offset of tensor 'w' needs 8 bytes"});
+  c.push_back(
+      {"dim_zero", OneTensor("w", {4, 0}, kF32, 0, 16), kLoss, "tensor 'w': dimension 1 is 0"});
   c.push_back({"dim_negative", OneTensor("w", {kU64Max}, kF32, 0, 16), kLoss,
                "tensor 'w': dimension 0 is 18446744073709551615 (negative as int64)"});
   c.push_back({"element_count_overflow", OneTensor("w", {1ull << 32, 1ull << 32}, kF32, 0, 16),
@@ -163,8 +165,14 @@ void AddTensorInfoCases(std::vector<MalformedGguf>& c) {
                "tensor 'w': unknown ggml type 4"});
   c.push_back({"unknown_tensor_type", OneTensor("w", {32}, 1000, 0, 64), kLoss,
                "tensor 'w': unknown ggml type 1000"});
-  c.push_back({"duplicate_tensor", GgufBytes().Header(3, 2, 0).TensorInfo("w", {8}, kF32, 0)
-                                       .TensorInfo("w", {8}, kF32, 32).PadTo(32).Zeros(64).str(),
+  c.push_back({"duplicate_tensor",
+               GgufBytes()
+                   .Header(3, 2, 0)
+                   .TensorInfo("w", {8}, kF32, 0)
+                   .TensorInfo("w", {8}, kF32, 32)
+                   .PadTo(32)
+                   .Zeros(64)
+                   .str(),
                kLoss, "duplicate tensor name 'w'"});
 }
 
@@ -172,24 +180,40 @@ void AddTensorDataCases(std::vector<MalformedGguf>& c) {
   const StatusCode kLoss = StatusCode::kDataLoss;
   c.push_back({"offset_unaligned", OneTensor("w", {4}, kF32, 16, 64), kLoss,
                "tensor 'w': offset 16 is not a multiple of the alignment 32"});
-  c.push_back({"offset_unaligned_custom", GgufBytes().Header(3, 1, 1)
-                                              .KvU32("general.alignment", 64)
-                                              .TensorInfo("w", {4}, kF32, 32).PadTo(64)
-                                              .Zeros(128).str(),
+  c.push_back({"offset_unaligned_custom",
+               GgufBytes()
+                   .Header(3, 1, 1)
+                   .KvU32("general.alignment", 64)
+                   .TensorInfo("w", {4}, kF32, 32)
+                   .PadTo(64)
+                   .Zeros(128)
+                   .str(),
                kLoss, "tensor 'w': offset 32 is not a multiple of the alignment 64"});
   c.push_back({"data_truncated", OneTensor("w", {16}, kF32, 0, 63), kLoss,
                "tensor 'w': data at offset 0 + 64 bytes extends past the end of the file (the "
                "data section has 63 bytes)"});
-  c.push_back({"data_section_missing", GgufBytes().Header(3, 1, 0).TensorInfo("w", {4}, kF32, 0)
-                                           .str(),
-               kLoss, "data section has 0 bytes"});
+  c.push_back({"data_section_missing",
+               GgufBytes().Header(3, 1, 0).TensorInfo("w", {4}, kF32, 0).str(), kLoss,
+               "data section has 0 bytes"});
   c.push_back({"offset_huge", OneTensor("w", {4}, kF32, kU64Max - 31, 64), kLoss,
                "tensor 'w': data at offset 18446744073709551584 + 16 bytes extends past the end"});
-  c.push_back({"overlap", GgufBytes().Header(3, 2, 0).TensorInfo("a", {16}, kF32, 0)
-                              .TensorInfo("b", {8}, kF32, 32).PadTo(32).Zeros(128).str(),
+  c.push_back({"overlap",
+               GgufBytes()
+                   .Header(3, 2, 0)
+                   .TensorInfo("a", {16}, kF32, 0)
+                   .TensorInfo("b", {8}, kF32, 32)
+                   .PadTo(32)
+                   .Zeros(128)
+                   .str(),
                kLoss, "tensors 'a' and 'b' overlap (offsets 0 + 64 bytes and 32)"});
-  c.push_back({"same_offset", GgufBytes().Header(3, 2, 0).TensorInfo("b", {8}, kF32, 32)
-                                  .TensorInfo("a", {8}, kF32, 32).PadTo(32).Zeros(128).str(),
+  c.push_back({"same_offset",
+               GgufBytes()
+                   .Header(3, 2, 0)
+                   .TensorInfo("b", {8}, kF32, 32)
+                   .TensorInfo("a", {8}, kF32, 32)
+                   .PadTo(32)
+                   .Zeros(128)
+                   .str(),
                kLoss, "overlap (offsets 32 + 32 bytes and 32)"});
 }
 
@@ -209,7 +233,7 @@ std::vector<std::pair<std::string, std::string>> GgufFuzzSeeds() {
   auto add_written = [&seeds](std::string name, const GgufWriter& w) {
     Result<std::string> bytes = w.WriteToString();
     CHECK(bytes.ok()) << bytes.status().ToString();
-    seeds.emplace_back(std::move(name), *std::move(bytes));
+    seeds.emplace_back(std::move(name), std::move(bytes).value());
   };
 
   GgufWriter empty;
@@ -243,8 +267,8 @@ std::vector<std::pair<std::string, std::string>> GgufFuzzSeeds() {
 
   seeds.emplace_back("valid_nested_arrays.gguf", NestedArrays(kGgufMaxArrayDepth));
   for (const MalformedGguf& c : MalformedGgufCases()) {
-    if (c.name == "string_array_element" || c.name == "nesting_too_deep" ||
-        c.name == "overlap" || c.name == "not_block_multiple" || c.name == "data_truncated" ||
+    if (c.name == "string_array_element" || c.name == "nesting_too_deep" || c.name == "overlap" ||
+        c.name == "not_block_multiple" || c.name == "data_truncated" ||
         c.name == "alignment_not_pow2" || c.name == "duplicate_key") {
       seeds.emplace_back("bad_" + c.name + ".gguf", c.bytes);
     }
@@ -252,4 +276,4 @@ std::vector<std::pair<std::string, std::string>> GgufFuzzSeeds() {
   return seeds;
 }
 
-}  // namespace medassist::formats::testing
+}  // namespace medassist::formats::gguf_testing

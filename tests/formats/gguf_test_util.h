@@ -11,7 +11,7 @@
 #include "core/status.h"
 #include "formats/gguf_reader.h"
 
-namespace medassist::formats::testing {
+namespace medassist::formats::gguf_testing {
 
 // Appends little-endian GGUF pieces to a byte string.
 class GgufBytes {
@@ -68,10 +68,10 @@ inline Result<GgufFile> ParseGguf(const std::string& bytes, std::string source =
 
 // One hand-made bad file and the refusal it must get.
 struct MalformedGguf {
-  std::string name;       // also the fuzz seed file name for the cases in the corpus
+  std::string name;  // also the fuzz seed file name for the cases in the corpus
   std::string bytes;
   StatusCode code;
-  std::string expected;   // substring of the error message
+  std::string expected;  // substring of the error message
 };
 
 // Every refusal the reader makes, at least once each.
@@ -81,4 +81,4 @@ std::vector<MalformedGguf> MalformedGgufCases();
 // malformed cases, as (file name, bytes).
 std::vector<std::pair<std::string, std::string>> GgufFuzzSeeds();
 
-}  // namespace medassist::formats::testing
+}  // namespace medassist::formats::gguf_testing
