@@ -24,6 +24,7 @@ Result<std::string> PatternForPre(std::string_view pre, bool* nfc) {
 Result<std::optional<TokenId>> OptionalId(const formats::GgufFile& gguf, std::string_view key) {
   if (gguf.Find(key) == nullptr) return std::optional<TokenId>();
   ASSIGN_OR_RETURN(uint32_t id, gguf.GetUint32(key));
+  if (id == UINT32_MAX) return std::optional<TokenId>();  // llama.cpp writes -1 for "none"
   return std::optional<TokenId>(static_cast<TokenId>(id));
 }
 

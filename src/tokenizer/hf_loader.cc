@@ -43,7 +43,7 @@ Status ReadVocab(const std::vector<std::pair<std::string, int64_t>>& vocab, Toke
 // Resolves merges ("a b" strings or ["a", "b"] pairs) to token ids.
 class MergeReader {
  public:
-  explicit MergeReader(const TokenizerSpec& spec) : spec_(spec) {
+  explicit MergeReader(const TokenizerSpec& spec) {
     index_.Reserve(spec.pieces.size());
     for (size_t id = 0; id < spec.pieces.size(); ++id) {
       if (!spec.pieces[id].empty()) index_.Insert(spec.pieces[id], static_cast<TokenId>(id));
@@ -73,7 +73,6 @@ class MergeReader {
   }
 
  private:
-  const TokenizerSpec& spec_;
   StringIdMap index_;
 };
 

@@ -165,17 +165,18 @@ void Tokenizer::EncodeAppend(std::string_view text, const EncodeOptions& options
 }
 
 std::string Tokenizer::Decode(std::span<const TokenId> ids, const DecodeOptions& options) const {
-  const State& st = *state_;
   std::string out;
-  for (TokenId id : ids) {
-    if (!IsValidId(id)) continue;
-    TokenKind kind = st.spec.kinds[id];
-    if (options.skip_special && kind == TokenKind::kControl) continue;
-    if (st.spm && kind == TokenKind::kControl) continue;  // <s>, </s> have no text
-    out.append(st.bytes[id]);
-  }
+  for (TokenId id : ids) out.append(DecodeOne(id, options));
   if (strips_leading_space() && !out.empty() && out[0] == ' ') out.erase(0, 1);
   return out;
+}
+
+std::string_view Tokenizer::DecodeOne(TokenId id, const DecodeOptions& options) const {
+  if (!IsValidId(id)) return {};
+  const State& st = *state_;
+  TokenKind kind = st.spec.kinds[id];
+  if (kind == TokenKind::kControl && (options.skip_special || st.spm)) return {};  // <s> has no text
+  return st.bytes[id];
 }
 
 std::string_view Tokenizer::TokenBytes(TokenId id) const {

@@ -87,7 +87,10 @@ class Tokenizer {
   // Raw bytes of the text (may end inside a UTF-8 character; see RepairUtf8 and the streaming
   // decoder). Ids out of range are skipped: check them with IsValidId first if they are untrusted.
   std::string Decode(std::span<const TokenId> ids, const DecodeOptions& options = {}) const;
-  // The bytes one token contributes (control tokens: their text; SentencePiece: spaces restored).
+  // The bytes one token contributes to Decode's text under options (empty for a skipped control
+  // token; before the leading-space strip of SentencePiece, which applies to a whole text).
+  std::string_view DecodeOne(TokenId id, const DecodeOptions& options = {}) const;
+  // The bytes of a token (control tokens: their text; SentencePiece: spaces restored).
   std::string_view TokenBytes(TokenId id) const;
   // The vocabulary form of a token ("Ġworld").
   const std::string& TokenPiece(TokenId id) const;
