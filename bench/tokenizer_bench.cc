@@ -56,8 +56,8 @@ void BM_EncodeMedicalCorpus(benchmark::State& state) {
     }
   }
   state.SetBytesProcessed(state.iterations() * CorpusBytes());
-  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens),
-                                                  benchmark::Counter::kIsRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_EncodeMedicalCorpus)->Unit(benchmark::kMillisecond);
 

@@ -1,5 +1,5 @@
-// `medassist tokenize-bench`: single-thread encode throughput on a JSON-lines corpus, printed as one
-// JSON object in the same shape as bench/tokenizer-js/encode.mjs so the two can be compared.
+// `medassist tokenize-bench`: single-thread encode throughput on a JSON-lines corpus, printed as
+// one JSON object in the same shape as bench/tokenizer-js/encode.mjs so the two can be compared.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -36,8 +36,8 @@ std::optional<Tokenizer> LoadTokenizerOrReport(const std::string& path) {
     std::fprintf(stderr, "error: %s\n", tok.status().ToString().c_str());
     return std::nullopt;
   }
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                  .count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   spdlog::debug("loaded tokenizer {} ({} tokens) in {:.1f} ms", path, tok->vocab_size(), ms);
   return std::move(tok).value();
 }

@@ -28,8 +28,8 @@ struct Voidify {
 
 }  // namespace medassist::internal
 
-#define CHECK(condition)                    \
-  (condition) ? (void)0                     \
+#define CHECK(condition)                           \
+  (condition) ? (void)0                            \
               : ::medassist::internal::Voidify() & \
                     ::medassist::internal::CheckFailure(#condition, __FILE__, __LINE__)
 

@@ -44,8 +44,8 @@ Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
   FdCloser closer{fd};
   ASSIGN_OR_RETURN(size_t size, RegularFileSize(fd, path));
   if (size > max_bytes) {
-    return ResourceExhausted(path + ": file is " + std::to_string(size) + " bytes, over the limit of " +
-                             std::to_string(max_bytes));
+    return ResourceExhausted(path + ": file is " + std::to_string(size) +
+                             " bytes, over the limit of " + std::to_string(max_bytes));
   }
   std::string out(size, '\0');
   size_t done = 0;

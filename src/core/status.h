@@ -44,7 +44,9 @@ class [[nodiscard]] Status {
 };
 
 // Shorthands that read well at the call site: return InvalidArgument("...").
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
@@ -58,7 +60,7 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : data_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     CHECK(!std::get<Status>(data_).ok()) << "Result built from an OK Status";
   }
@@ -95,10 +97,10 @@ class [[nodiscard]] Result {
 #define MEDASSIST_CONCAT(a, b) MEDASSIST_CONCAT_INNER(a, b)
 
 // RETURN_IF_ERROR(expr): returns the Status of expr from the enclosing function when it is not OK.
-#define RETURN_IF_ERROR(expr)                                  \
-  do {                                                         \
-    ::medassist::Status medassist_status_ = (expr);            \
-    if (!medassist_status_.ok()) return medassist_status_;     \
+#define RETURN_IF_ERROR(expr)                              \
+  do {                                                     \
+    ::medassist::Status medassist_status_ = (expr);        \
+    if (!medassist_status_.ok()) return medassist_status_; \
   } while (0)
 
 // ASSIGN_OR_RETURN(lhs, expr): lhs = value of the Result expr, or return its Status.

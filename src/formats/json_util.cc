@@ -43,8 +43,8 @@ Result<nlohmann::json> ParseJson(std::string_view text, std::string_view source,
   try {
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
-    return DataLoss(std::string(source) + ": invalid JSON at byte " + std::to_string(e.byte) + ": " +
-                    e.what());
+    return DataLoss(std::string(source) + ": invalid JSON at byte " + std::to_string(e.byte) +
+                    ": " + e.what());
   } catch (const std::exception& e) {
     return DataLoss(std::string(source) + ": invalid JSON: " + e.what());
   }

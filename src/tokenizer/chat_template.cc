@@ -127,8 +127,9 @@ Result<ChatTemplate> ChatTemplate::FromJinja(const std::string& source) {
                  Contains(source, "'<|im_start|>' + message['role'] + '\\n'")) &&
                 !Contains(source, "<think>");
   if (!chatml) {
-    return Unimplemented("chat template not recognised (supported: ChatML as in Qwen2/Qwen2.5); "
-                         "ask for the plain fallback to use this model anyway");
+    return Unimplemented(
+        "chat template not recognised (supported: ChatML as in Qwen2/Qwen2.5); "
+        "ask for the plain fallback to use this model anyway");
   }
   // The default system prompt is the literal the template writes when there is no system message.
   static const std::regex kDefaultSystem(R"('<\|im_start\|>system\\n([^'"]*)<\|im_end\|>\\n')");

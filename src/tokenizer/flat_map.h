@@ -1,6 +1,6 @@
 // Small open-addressing hash maps for the tokenizer's hot lookups (token bytes -> id, token pair ->
-// merge). Built once at load, read-only afterwards, so lookups are thread-safe; about 3x faster than
-// std::unordered_map here because keys and values sit in one flat array.
+// merge). Built once at load, read-only afterwards, so lookups are thread-safe; about 3x faster
+// than std::unordered_map here because keys and values sit in one flat array.
 #pragma once
 
 #include <cstdint>

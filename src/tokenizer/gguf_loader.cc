@@ -42,10 +42,9 @@ Status ReadKinds(const formats::GgufFile& gguf, TokenizerSpec& spec) {
                       std::to_string(types[id]));
     }
     spec.kinds[id] = static_cast<TokenKind>(types[id]);
-    bool added = spec.kinds[id] == TokenKind::kControl ||
-                 spec.kinds[id] == TokenKind::kUserDefined ||
-                 (spec.kinds[id] == TokenKind::kUnknown &&
-                  spec.type == TokenizerType::kSentencePieceBpe);
+    bool added =
+        spec.kinds[id] == TokenKind::kControl || spec.kinds[id] == TokenKind::kUserDefined ||
+        (spec.kinds[id] == TokenKind::kUnknown && spec.type == TokenizerType::kSentencePieceBpe);
     if (added && !spec.pieces[id].empty()) {
       spec.added_tokens.push_back({static_cast<TokenId>(id), spec.pieces[id],
                                    spec.kinds[id] != TokenKind::kUserDefined, false, false});

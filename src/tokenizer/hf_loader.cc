@@ -92,7 +92,8 @@ Status AddAddedToken(AddedToken token, TokenizerSpec& spec) {
   if (token.id < 0 || token.id >= kMaxVocab) {
     return DataLoss("added token '" + token.content + "' has an invalid id");
   }
-  if (token.content.empty()) return DataLoss("added token " + std::to_string(token.id) + " is empty");
+  if (token.content.empty())
+    return DataLoss("added token " + std::to_string(token.id) + " is empty");
   auto id = static_cast<size_t>(token.id);
   if (id >= spec.pieces.size()) {
     spec.pieces.resize(id + 1);
@@ -284,8 +285,7 @@ Result<TokenizerSpec> SpecFromHfTokenizerJson(std::string_view json_text,
 Result<TokenizerSpec> SpecFromVocabAndMerges(std::string_view vocab_json, std::string_view merges,
                                              std::string_view config_json,
                                              const std::string& source) {
-  ASSIGN_OR_RETURN(BigJsonParts vocab,
-                   ParseBigJson(vocab_json, source + "/vocab.json", {}, {"-"}));
+  ASSIGN_OR_RETURN(BigJsonParts vocab, ParseBigJson(vocab_json, source + "/vocab.json", {}, {"-"}));
   ASSIGN_OR_RETURN(json config, ParseConfig(config_json, source));
   TokenizerSpec spec;
   spec.source = source;

@@ -49,8 +49,8 @@ Result<Tokenizer> Tokenizer::Load(const std::string& path) {
     spec = SpecFromGguf(gguf, path);
   } else if (FileExists(path)) {
     std::string dir = fs::path(path).parent_path().string();
-    ASSIGN_OR_RETURN(std::string config, ReadOptional((dir.empty() ? "." : dir) +
-                                                      "/tokenizer_config.json"));
+    ASSIGN_OR_RETURN(std::string config,
+                     ReadOptional((dir.empty() ? "." : dir) + "/tokenizer_config.json"));
     ASSIGN_OR_RETURN(std::string json, ReadFile(path, kMaxTokenizerFileBytes));
     spec = SpecFromHfTokenizerJson(json, config, path);
   }

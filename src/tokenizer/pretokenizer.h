@@ -1,5 +1,5 @@
-// Pre-tokenization: splitting text into the pieces that BPE encodes independently, by the regex that
-// the tokenizer file names (Hugging Face Split with "Isolated" behaviour: matches and the gaps
+// Pre-tokenization: splitting text into the pieces that BPE encodes independently, by the regex
+// that the tokenizer file names (Hugging Face Split with "Isolated" behaviour: matches and the gaps
 // between them are all pieces, in order, covering the text exactly).
 //
 // Regexes run on PCRE2 (JIT). Qwen2's regex, the one this project serves, also has a hand-written

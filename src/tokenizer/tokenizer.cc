@@ -96,13 +96,14 @@ Status BuildSentencePiece(Tokenizer::State& st) {
   st.bytes.resize(spec.pieces.size());
   for (size_t id = 0; id < spec.pieces.size(); ++id) {
     TokenKind kind = spec.kinds[id];
-    st.bytes[id] = kind == TokenKind::kControl ? spec.pieces[id] : SpmTokenBytes(spec.pieces[id], kind);
+    st.bytes[id] =
+        kind == TokenKind::kControl ? spec.pieces[id] : SpmTokenBytes(spec.pieces[id], kind);
     if (kind == TokenKind::kByte && st.bytes[id].size() == 1) {
       byte_tokens[static_cast<uint8_t>(st.bytes[id][0])] = static_cast<TokenId>(id);
     }
   }
-  ASSIGN_OR_RETURN(st.spm, SpmModel::Build(spec.pieces, spec.scores, byte_tokens,
-                                           spec.unk_id.value_or(-1)));
+  ASSIGN_OR_RETURN(
+      st.spm, SpmModel::Build(spec.pieces, spec.scores, byte_tokens, spec.unk_id.value_or(-1)));
   return Status::Ok();
 }
 
@@ -121,8 +122,8 @@ Result<Tokenizer> Tokenizer::Create(TokenizerSpec spec) {
     const std::string& piece = st->spec.pieces[id];
     if (!piece.empty() && !st->piece_index.Insert(piece, static_cast<TokenId>(id))) {
       return DataLoss(st->spec.source + ": token '" + piece + "' appears twice (ids " +
-                      std::to_string(st->piece_index.Find(piece)) + " and " +
-                      std::to_string(id) + ")");
+                      std::to_string(st->piece_index.Find(piece)) + " and " + std::to_string(id) +
+                      ")");
     }
   }
   Tokenizer t;
@@ -175,7 +176,8 @@ std::string_view Tokenizer::DecodeOne(TokenId id, const DecodeOptions& options) 
   if (!IsValidId(id)) return {};
   const State& st = *state_;
   TokenKind kind = st.spec.kinds[id];
-  if (kind == TokenKind::kControl && (options.skip_special || st.spm)) return {};  // <s> has no text
+  if (kind == TokenKind::kControl && (options.skip_special || st.spm))
+    return {};  // <s> has no text
   return st.bytes[id];
 }
 
@@ -198,9 +200,7 @@ std::optional<TokenId> Tokenizer::FindToken(std::string_view piece) const {
   return std::nullopt;
 }
 
-int32_t Tokenizer::vocab_size() const {
-  return static_cast<int32_t>(state_->spec.pieces.size());
-}
+int32_t Tokenizer::vocab_size() const { return static_cast<int32_t>(state_->spec.pieces.size()); }
 TokenizerType Tokenizer::type() const { return state_->spec.type; }
 std::optional<TokenId> Tokenizer::bos_id() const { return state_->spec.bos_id; }
 std::optional<TokenId> Tokenizer::eos_id() const { return state_->spec.eos_id; }
@@ -211,8 +211,6 @@ bool Tokenizer::strips_leading_space() const {
 }
 const std::string& Tokenizer::chat_template() const { return state_->spec.chat_template; }
 const std::string& Tokenizer::source() const { return state_->spec.source; }
-const std::vector<AddedToken>& Tokenizer::added_tokens() const {
-  return state_->spec.added_tokens;
-}
+const std::vector<AddedToken>& Tokenizer::added_tokens() const { return state_->spec.added_tokens; }
 
 }  // namespace medassist::tokenizer

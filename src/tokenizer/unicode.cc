@@ -65,7 +65,8 @@ size_t InvalidRunLength(std::string_view text, size_t pos) {
 // True when a character cannot change under NFC and cannot combine with its neighbour: no combining
 // class, no canonical decomposition, no part in a canonical composition, not a Hangul jamo.
 bool IsNfcInert(uint32_t cp) {
-  if (cp < 0x80) return true;  // ASCII letters may start a composition, but its second part is flagged
+  if (cp < 0x80)
+    return true;  // ASCII letters may start a composition, but its second part is flagged
   if (cp >= 0x1100 && cp <= 0x11FF) return false;
   const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
   if (p->combining_class != 0) return false;
@@ -75,10 +76,10 @@ bool IsNfcInert(uint32_t cp) {
 
 void AppendNfc(std::string_view valid, std::string& out) {
   utf8proc_uint8_t* mapped = nullptr;
-  utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(valid.data()),
-                                    static_cast<utf8proc_ssize_t>(valid.size()), &mapped,
-                                    static_cast<utf8proc_option_t>(UTF8PROC_STABLE |
-                                                                   UTF8PROC_COMPOSE));
+  utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(valid.data()),
+                   static_cast<utf8proc_ssize_t>(valid.size()), &mapped,
+                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   if (n < 0) {  // cannot happen on valid input; keep the text rather than lose it
     out.append(valid);
   } else {
@@ -217,7 +218,7 @@ size_t CompleteUtf8Prefix(std::string_view bytes) {
   for (size_t back = 1; back <= 3 && back <= n; ++back) {
     size_t pos = n - back;
     uint8_t c = static_cast<uint8_t>(bytes[pos]);
-    if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking for its lead
+    if ((c & 0xC0) == 0x80) continue;    // continuation byte: keep looking for its lead
     if (c < 0xC2 || c > 0xF4) return n;  // ASCII or a byte that never starts a sequence
     size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
     if (back >= need) return n;  // the sequence is complete (valid or not, it is final)

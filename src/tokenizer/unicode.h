@@ -38,8 +38,8 @@ bool IsValidUtf8(std::string_view text);
 // leaves out untouched when text is already NFC by a quick check (the common case, no copy).
 bool NormalizeNfc(std::string_view text, std::string& out);
 
-// Replaces each maximal invalid subsequence by U+FFFD (as Rust's from_utf8_lossy, which Hugging Face
-// decode uses), so that the result is always valid UTF-8.
+// Replaces each maximal invalid subsequence by U+FFFD (as Rust's from_utf8_lossy, which Hugging
+// Face decode uses), so that the result is always valid UTF-8.
 std::string RepairUtf8(std::string_view bytes);
 
 // Length of the longest prefix of bytes that ends on a character boundary, treating a trailing

@@ -21,9 +21,15 @@ class Collector {
             const std::vector<std::string>& merges_path)
       : out_(out), dom_(out.rest, false), vocab_path_(vocab_path), merges_path_(merges_path) {}
 
-  bool null() { return Scalar([&] { return dom_.null(); }, -1); }
-  bool boolean(bool v) { return Scalar([&] { return dom_.boolean(v); }, -1); }
-  bool number_integer(number_integer_t v) { return Scalar([&] { return dom_.number_integer(v); }, v); }
+  bool null() {
+    return Scalar([&] { return dom_.null(); }, -1);
+  }
+  bool boolean(bool v) {
+    return Scalar([&] { return dom_.boolean(v); }, -1);
+  }
+  bool number_integer(number_integer_t v) {
+    return Scalar([&] { return dom_.number_integer(v); }, v);
+  }
   bool number_unsigned(number_unsigned_t v) {
     return Scalar([&] { return dom_.number_unsigned(v); },
                   v > static_cast<number_unsigned_t>(INT64_MAX) ? -1 : static_cast<int64_t>(v));
@@ -31,7 +37,9 @@ class Collector {
   bool number_float(number_float_t v, const string_t& s) {
     return Scalar([&] { return dom_.number_float(v, s); }, -1);
   }
-  bool binary(binary_t& v) { return Scalar([&] { return dom_.binary(v); }, -1); }
+  bool binary(binary_t& v) {
+    return Scalar([&] { return dom_.binary(v); }, -1);
+  }
 
   bool string(string_t& s) {
     if (mode_ == Mode::kMerges && depth_ == collect_depth_) {  // "a b"
@@ -168,7 +176,8 @@ Result<BigJsonParts> ParseBigJson(std::string_view text, const std::string& sour
     return DataLoss(source + ": invalid JSON: " + e.what());
   }
   if (!ok) {
-    return DataLoss(source + ": " + (collector.error().empty() ? "invalid JSON" : collector.error()));
+    return DataLoss(source + ": " +
+                    (collector.error().empty() ? "invalid JSON" : collector.error()));
   }
   return out;
 }

@@ -44,8 +44,8 @@ TEST(CliTest, TokenizeTokensAndSpecialParsing) {
   CliResult plain = RunMedassist({"tokenize", "--tokenizer", Qwen(), "--tokens", "<|im_end|>"});
   EXPECT_EQ(plain.code, 0);
   EXPECT_EQ(plain.out.find("151645"), std::string::npos) << plain.out;
-  CliResult special =
-      RunMedassist({"tokenize", "--tokenizer", Qwen(), "--tokens", "--parse-special", "<|im_end|>"});
+  CliResult special = RunMedassist(
+      {"tokenize", "--tokenizer", Qwen(), "--tokens", "--parse-special", "<|im_end|>"});
   EXPECT_EQ(special.out, "151645\t<|im_end|>\n");
 }
 
@@ -86,20 +86,21 @@ TEST(CliTest, TokenizeBenchReportsJsonAndDumpsIds) {
   medassist::testing::TempDir dir;
   std::string corpus = dir.WriteFile("c.jsonl", "{\"Q\": \"Hello world\"}\n\n{\"Q\": \"Hi\"}\n");
   std::string dump = dir.path() + "/ids.txt";
-  CliResult r = RunMedassist({"tokenize-bench", "--tokenizer", Qwen(), "--jsonl", corpus, "--fields", "Q",
-                     "--repeat", "2", "--dump-ids", dump});
+  CliResult r = RunMedassist({"tokenize-bench", "--tokenizer", Qwen(), "--jsonl", corpus,
+                              "--fields", "Q", "--repeat", "2", "--dump-ids", dump});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("\"docs\":2,\"bytes\":13,\"tokens\":3"), std::string::npos) << r.out;
   EXPECT_EQ(ReadFileOrFail(dump), "9707 1879\n13048\n");
   std::string bad = dir.WriteFile("bad.jsonl", "{\"Q\": 3}\n");
-  CliResult e = RunMedassist({"tokenize-bench", "--tokenizer", Qwen(), "--jsonl", bad, "--fields", "Q"});
+  CliResult e =
+      RunMedassist({"tokenize-bench", "--tokenizer", Qwen(), "--jsonl", bad, "--fields", "Q"});
   EXPECT_EQ(e.code, 1);
   EXPECT_NE(e.err.find("bad.jsonl:1: field 'Q' must be a string"), std::string::npos) << e.err;
 }
 
 TEST(ConfigDocTest, CommittedPageMatchesTheOptionTable) {
-  std::string committed = ReadFileOrFail(std::string(MEDASSIST_SOURCE_DIR) +
-                                         "/docs/configuration.md");
+  std::string committed =
+      ReadFileOrFail(std::string(MEDASSIST_SOURCE_DIR) + "/docs/configuration.md");
   EXPECT_EQ(committed, ConfigurationMarkdown())
       << "docs/configuration.md is stale: run `medassist config-doc > docs/configuration.md`";
   CliResult r = RunMedassist({"config-doc"});

@@ -95,8 +95,8 @@ TEST(ChatTemplateTest, MessageTextNeverBecomesControlTokens) {
 
 TEST(ChatTemplateTest, ToolResultsShareOneUserTurn) {
   ChatTemplate t = QwenTemplate();
-  std::vector<ChatMessage> msgs = {{"system", "S"}, {"user", "q"}, {"assistant", "a"},
-                                   {"tool", "r1"}, {"tool", "r2"}};
+  std::vector<ChatMessage> msgs = {
+      {"system", "S"}, {"user", "q"}, {"assistant", "a"}, {"tool", "r1"}, {"tool", "r2"}};
   auto text = t.Render(msgs, true);
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(*text,
@@ -128,8 +128,8 @@ TEST(ChatTemplateTest, UnrecognisedTemplateIsRefusedUnlessFallbackAsked) {
 
 TEST(ChatTemplateTest, PlainFallbackFormat) {
   ChatTemplate t = ChatTemplate::Plain();
-  std::vector<ChatMessage> msgs = {{"system", "Be brief."}, {"user", "Hi"},
-                                   {"assistant", "Hello."}, {"user", "Fever?"}};
+  std::vector<ChatMessage> msgs = {
+      {"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello."}, {"user", "Fever?"}};
   auto text = t.Render(msgs, true);
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(*text, "Be brief.\n\nUser: Hi\nAssistant: Hello.\nUser: Fever?\nAssistant:");

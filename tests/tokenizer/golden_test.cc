@@ -18,9 +18,12 @@ enum class Layout { kTokenizerJson, kVocabMerges, kGguf };
 
 const Tokenizer& Get(Layout l) {
   switch (l) {
-    case Layout::kTokenizerJson: return testing::QwenFromTokenizerJson();
-    case Layout::kVocabMerges: return testing::QwenFromVocabMerges();
-    case Layout::kGguf: return testing::QwenFromGguf();
+    case Layout::kTokenizerJson:
+      return testing::QwenFromTokenizerJson();
+    case Layout::kVocabMerges:
+      return testing::QwenFromVocabMerges();
+    case Layout::kGguf:
+      return testing::QwenFromGguf();
   }
   return testing::QwenFromTokenizerJson();
 }
@@ -41,10 +44,10 @@ std::vector<std::string> SplitVectors(const std::string& text, const std::string
 
 TEST_P(QwenGoldenTest, LlamaCppVectors) {
   std::string dir = testing::QwenDir() + "/llama.cpp-test-vectors/";
-  std::vector<std::string> inputs = SplitVectors(
-      ReadFileOrFail(dir + "ggml-vocab-qwen2.gguf.inp"), "\n__ggml_vocab_test__\n");
-  std::vector<std::string> lines = SplitVectors(ReadFileOrFail(dir + "ggml-vocab-qwen2.gguf.out"),
-                                                "\n");
+  std::vector<std::string> inputs =
+      SplitVectors(ReadFileOrFail(dir + "ggml-vocab-qwen2.gguf.inp"), "\n__ggml_vocab_test__\n");
+  std::vector<std::string> lines =
+      SplitVectors(ReadFileOrFail(dir + "ggml-vocab-qwen2.gguf.out"), "\n");
   ASSERT_EQ(inputs.size(), 46u);
   ASSERT_EQ(lines.size(), inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -57,8 +60,8 @@ TEST_P(QwenGoldenTest, LlamaCppVectors) {
 }
 
 TEST_P(QwenGoldenTest, HuggingFaceOracleCases) {
-  json vectors = json::parse(ReadFileOrFail(testing::QwenDir() +
-                                            "/qwen2_5_tokenizer_test_vectors.json"));
+  json vectors =
+      json::parse(ReadFileOrFail(testing::QwenDir() + "/qwen2_5_tokenizer_test_vectors.json"));
   ASSERT_EQ(vectors["cases"].size(), 30u);
   EncodeOptions hf_defaults{.parse_special = true};
   for (const json& c : vectors["cases"]) {
@@ -77,8 +80,8 @@ TEST_P(QwenGoldenTest, HuggingFaceOracleCases) {
 }
 
 TEST_P(QwenGoldenTest, RenderedChatsEncodeToReferenceIds) {
-  json vectors = json::parse(ReadFileOrFail(testing::QwenDir() +
-                                            "/qwen2_5_tokenizer_test_vectors.json"));
+  json vectors =
+      json::parse(ReadFileOrFail(testing::QwenDir() + "/qwen2_5_tokenizer_test_vectors.json"));
   for (const json& c : vectors["chat"]) {
     EXPECT_EQ(tok().Encode(c["rendered"].get<std::string>(), {.parse_special = true}),
               c["ids"].get<std::vector<TokenId>>());
@@ -118,9 +121,12 @@ INSTANTIATE_TEST_SUITE_P(AllLayouts, QwenGoldenTest,
                                            Layout::kGguf),
                          [](const auto& param_info) {
                            switch (param_info.param) {
-                             case Layout::kTokenizerJson: return std::string("TokenizerJson");
-                             case Layout::kVocabMerges: return std::string("VocabMerges");
-                             case Layout::kGguf: return std::string("Gguf");
+                             case Layout::kTokenizerJson:
+                               return std::string("TokenizerJson");
+                             case Layout::kVocabMerges:
+                               return std::string("VocabMerges");
+                             case Layout::kGguf:
+                               return std::string("Gguf");
                            }
                            return std::string("Unknown");
                          });

@@ -8,7 +8,8 @@
 
 namespace medassist::tokenizer::testing {
 
-// From ../shared/data/qwen-tokenizer/tokenizer.json.gz (gunzipped in memory) + tokenizer_config.json.
+// From ../shared/data/qwen-tokenizer/tokenizer.json.gz (gunzipped in memory) +
+// tokenizer_config.json.
 const Tokenizer& QwenFromTokenizerJson();
 // From the same folder's vocab.json + merges.txt + tokenizer_config.json (Tokenizer::Load).
 const Tokenizer& QwenFromVocabMerges();

@@ -25,7 +25,8 @@ const Tokenizer& Stories() {
 }
 
 json Reference() {
-  return json::parse(ReadFileOrFail(SharedDataPath("tiny-models/stories260K/stories260K_reference.json")));
+  return json::parse(
+      ReadFileOrFail(SharedDataPath("tiny-models/stories260K/stories260K_reference.json")));
 }
 
 TEST(SentencePieceTest, LoadsVocabularyAndSpecialIds) {
