@@ -8,18 +8,11 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <limits>
-#include <unordered_set>
 
 #include "formats/gguf_util.h"
 
 namespace medassist::formats {
 namespace {
-
-// Hard caps, far above real models (a large MoE model has tens of thousands of tensors and a
-// few dozen metadata keys), so that even a huge file cannot make the index tables absurd.
-constexpr uint64_t kMaxTensors = uint64_t{1} << 20;
-constexpr uint64_t kMaxMetadataPairs = uint64_t{1} << 20;
 
 // Smallest encodings, used to bound counts by the bytes left before allocating:
 // a kv pair is key length (8) + value type (4) + a 1-byte value; a tensor info is name length (8)
@@ -128,14 +121,14 @@ Status GgufParser::ReadHeader(uint64_t& n_tensors, uint64_t& n_kv) {
   out_.version_ = version;
   ASSIGN_OR_RETURN(n_tensors, ReadScalar<uint64_t>("tensor_count"));
   ASSIGN_OR_RETURN(n_kv, ReadScalar<uint64_t>("kv_count"));
-  if (n_tensors > kMaxTensors) {
+  if (n_tensors > kGgufMaxTensors) {
     return Fail("tensor_count " + std::to_string(n_tensors) + " is over the limit of " +
-                    std::to_string(kMaxTensors),
+                    std::to_string(kGgufMaxTensors),
                 StatusCode::kResourceExhausted);
   }
-  if (n_kv > kMaxMetadataPairs) {
+  if (n_kv > kGgufMaxMetadataPairs) {
     return Fail("kv_count " + std::to_string(n_kv) + " is over the limit of " +
-                    std::to_string(kMaxMetadataPairs),
+                    std::to_string(kGgufMaxMetadataPairs),
                 StatusCode::kResourceExhausted);
   }
   if (n_kv > Remaining() / kMinKvBytes ||

@@ -48,7 +48,8 @@ class GgufFile {
   uint32_t version() const { return version_; }
   // general.alignment, or 32 when the file does not set it.
   uint32_t alignment() const { return alignment_; }
-  // Byte offset of the tensor data section from the start of the file (a multiple of alignment).
+  // Byte offset of the tensor data section from the start of the file (a multiple of alignment; in
+  // a file without tensors it may lie past the end, as the padding before it is optional).
   uint64_t data_offset() const { return data_offset_; }
 
   // Metadata in file order. Keys are unique (duplicates are refused when parsing).

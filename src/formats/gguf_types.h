@@ -97,6 +97,11 @@ bool GgufTypeIsSupportedForCompute(GgmlType type);
 inline constexpr size_t kGgufMaxDims = 4;
 // Tensor names are at most this many bytes (ggml keeps names in char[64] with a terminator).
 inline constexpr size_t kGgufMaxTensorName = 63;
+// At most this many tensors and metadata pairs per file: far above real models (a large MoE model
+// has tens of thousands of tensors and a few dozen keys), so that even a huge file cannot make the
+// index tables absurd. The writer refuses to write more.
+inline constexpr uint64_t kGgufMaxTensors = uint64_t{1} << 20;
+inline constexpr uint64_t kGgufMaxMetadataPairs = uint64_t{1} << 20;
 // Default alignment of the tensor data section and of each tensor's offset within it.
 inline constexpr uint32_t kGgufDefaultAlignment = 32;
 
@@ -141,17 +146,18 @@ class GgufValue {
   std::optional<bool> AsBool() const;
   std::optional<std::string_view> AsString() const;
 
-  // ARRAY of a fixed-size type: element i as a scalar value (a view; i < array_size()).
+  // ARRAY of a fixed-size type: element i as a scalar value (a view). CHECK-fails unless
+  // i < array_size() and the elements have a fixed size (a bug in the caller, not in the file).
   GgufValue Element(uint64_t i) const;
   // ARRAY of STRING: every element, in order (views into the file). Empty for other types.
   std::vector<std::string_view> Strings() const;
 
-  // Used by the parser only: builds a view over already-validated bytes.
+ private:
+  friend class GgufParser;
+  // Views over bytes the parser has already validated.
   static GgufValue Scalar(GgufValueType type, std::span<const uint8_t> bytes);
   static GgufValue Array(GgufValueType element_type, uint64_t count,
                          std::span<const uint8_t> element_bytes, std::vector<GgufValue> nested);
-
- private:
   // False for a default-constructed value, a STRING or an ARRAY: guards the scalar reads.
   bool HoldsFixedSizeScalar() const {
     return GgufValueTypeSize(type_) != 0 && payload_.size() == GgufValueTypeSize(type_);
@@ -178,7 +184,9 @@ struct GgufTensorInfo {
   uint64_t offset = 0;         // from the start of the tensor data section, a multiple of alignment
   uint64_t n_elements = 0;
   uint64_t n_bytes = 0;
-  std::span<const uint8_t> data;  // exactly n_bytes
+  // Exactly n_bytes. When GgufFile::Open mapped the file, aligned to the file's alignment (up to
+  // the page size, where mappings start); from GgufFile::Parse, as aligned as the caller's buffer.
+  std::span<const uint8_t> data;
 };
 
 }  // namespace medassist::formats

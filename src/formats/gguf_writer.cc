@@ -195,9 +195,20 @@ void GgufWriter::AddTensor(std::string_view name, GgmlType type, std::span<const
       {std::string(name), type, {dims.begin(), dims.end()}, {data.begin(), data.end()}});
 }
 
+Status GgufWriter::CheckWritable() const {
+  if (!status_.ok()) return status_;
+  if (tensors_.size() > kGgufMaxTensors || n_kv_ > kGgufMaxMetadataPairs) {
+    return ResourceExhausted("GGUF writer: " + std::to_string(tensors_.size()) + " tensors and " +
+                             std::to_string(n_kv_) +
+                             " metadata pairs, over the reader's limit of " +
+                             std::to_string(kGgufMaxTensors) + " each");
+  }
+  return Status::Ok();
+}
+
 std::string GgufWriter::EncodeHeader() const {
   std::string out;
-  out.reserve(24 + kv_bytes_.size() + tensors_.size() * 96 + alignment_);
+  out.reserve(24 + kv_bytes_.size() + tensors_.size() * 96);  // not + alignment_: may be 2^31
   out.append("GGUF");
   AppendU32(out, 3);
   AppendU64(out, tensors_.size());
@@ -212,12 +223,13 @@ std::string GgufWriter::EncodeHeader() const {
     AppendU64(out, offset);
     offset += PaddedSize(t.data.size());
   }
-  out.resize(PaddedSize(out.size()), '\0');
+  // No data section without tensors: padding to a large general.alignment would only waste space.
+  if (!tensors_.empty()) out.resize(PaddedSize(out.size()), '\0');
   return out;
 }
 
 Result<std::string> GgufWriter::WriteToString() const {
-  if (!status_.ok()) return status_;
+  RETURN_IF_ERROR(CheckWritable());
   std::string out = EncodeHeader();
   for (const Tensor& t : tensors_) {
     AppendRaw(out, t.data.data(), t.data.size());
@@ -227,7 +239,7 @@ Result<std::string> GgufWriter::WriteToString() const {
 }
 
 Status GgufWriter::WriteToFile(const std::string& path) const {
-  if (!status_.ok()) return status_;
+  RETURN_IF_ERROR(CheckWritable());
   std::string tmp = path + ".tmp-XXXXXX";
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) return IoError(path + ": cannot create a temporary file: " + std::strerror(errno));

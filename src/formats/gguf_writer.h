@@ -93,7 +93,9 @@ class GgufWriter {
   void AddStrings(std::string_view key, const Strings& values);
   void AppendScalar(GgufValueType type, const void* value);
   void SetError(Status status);
-  // Header, metadata, tensor infos and the padding before the data section.
+  // status_, or an error when the file would exceed the reader's limits on counts.
+  Status CheckWritable() const;
+  // Header, metadata, tensor infos and, when there are tensors, the padding before their data.
   std::string EncodeHeader() const;
   uint64_t PaddedSize(uint64_t n) const { return (n + alignment_ - 1) / alignment_ * alignment_; }
 

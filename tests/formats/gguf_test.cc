@@ -230,6 +230,20 @@ TEST(GgufRoundTrip, TensorsOfSeveralTypesAtAlignedOffsets) {
   }
 }
 
+// Found by the fuzzer: a file with no tensors and general.alignment = 2^31 is valid, and rewriting
+// it must not pad the header to 2 GiB.
+TEST(GgufRoundTrip, NoTensorsMeansNoPaddingEvenWithAHugeAlignment) {
+  GgufWriter w;
+  w.AddUint32("general.alignment", 1u << 31);
+  w.AddString("s", "x");
+  std::string storage;
+  GgufFile f = RoundTrip(w, &storage);
+  EXPECT_EQ(storage.size(), 24u + (8 + 17 + 4 + 4) + (8 + 1 + 4 + 8 + 1));
+  EXPECT_EQ(f.alignment(), 1u << 31);
+  EXPECT_EQ(f.data_offset(), uint64_t{1} << 31);
+  EXPECT_TRUE(f.tensors().empty());
+}
+
 TEST(GgufRoundTrip, LargeTokenListIsWrittenAndReadBack) {
   std::vector<std::string> tokens(151936);
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = "tok" + std::to_string(i);

@@ -265,6 +265,11 @@ std::vector<std::pair<std::string, std::string>> GgufFuzzSeeds() {
                     std::vector<uint8_t>(32, 1));
   add_written("valid_tensors.gguf", tensors);
 
+  // Once made the writer reserve 1 GiB for a header of 60 bytes (found by the fuzzer).
+  GgufWriter huge_alignment;
+  huge_alignment.AddUint32("general.alignment", 1u << 30);
+  add_written("valid_huge_alignment.gguf", huge_alignment);
+
   seeds.emplace_back("valid_nested_arrays.gguf", NestedArrays(kGgufMaxArrayDepth));
   for (const MalformedGguf& c : MalformedGgufCases()) {
     if (c.name == "string_array_element" || c.name == "nesting_too_deep" || c.name == "overlap" ||

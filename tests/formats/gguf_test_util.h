@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -73,6 +74,9 @@ struct MalformedGguf {
   StatusCode code;
   std::string expected;  // substring of the error message
 };
+
+// gtest prints a parameter by this (test listings show the case name, not a byte dump).
+inline void PrintTo(const MalformedGguf& c, std::ostream* os) { *os << c.name; }
 
 // Every refusal the reader makes, at least once each.
 std::vector<MalformedGguf> MalformedGgufCases();
