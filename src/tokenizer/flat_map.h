@@ -26,7 +26,7 @@ inline uint64_t HashBytes(std::string_view s) {
     n -= 8;
   }
   uint64_t w = 0;
-  std::memcpy(&w, p, n);
+  if (n > 0) std::memcpy(&w, p, n);  // an empty std::string_view() has a null data(): no memcpy
   h = (h ^ w) * kMul;
   return h ^ (h >> 29);
 }
