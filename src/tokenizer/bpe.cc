@@ -1,7 +1,9 @@
 #include "tokenizer/bpe.h"
 
+#include <algorithm>
 #include <climits>
 #include <queue>
+#include <unordered_map>
 
 namespace medassist::tokenizer {
 namespace {
@@ -9,6 +11,25 @@ namespace {
 std::string HexByte(int b) {
   static const char* kHex = "0123456789ABCDEF";
   return std::string("0x") + kHex[b >> 4] + kHex[b & 15];
+}
+
+// For each token, the highest rank of a merge that makes it must be below the lowest rank of a
+// merge that uses it (see merges_are_rank_ordered()).
+bool RanksAreOrdered(size_t n_tokens, const std::vector<Merge>& merges, const PairMap& map) {
+  std::vector<int32_t> last_made(n_tokens, -1);
+  std::vector<int32_t> first_used(n_tokens, INT32_MAX);
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const PairMap::Value* v = map.Find(PairKey(merges[rank].left, merges[rank].right));
+    if (v->rank != static_cast<int32_t>(rank)) continue;  // a repeated pair never fires
+    auto r = static_cast<int32_t>(rank);
+    last_made[v->merged] = std::max(last_made[v->merged], r);
+    first_used[merges[rank].left] = std::min(first_used[merges[rank].left], r);
+    first_used[merges[rank].right] = std::min(first_used[merges[rank].right], r);
+  }
+  for (size_t t = 0; t < n_tokens; ++t) {
+    if (last_made[t] >= first_used[t]) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -47,6 +68,7 @@ Result<BpeModel> BpeModel::Build(const std::vector<std::string>& token_bytes,
     // A repeated pair keeps its first (lowest) rank: later copies could never fire first anyway.
     m.merges_.Insert(PairKey(mg.left, mg.right), {static_cast<int32_t>(rank), merged});
   }
+  m.rank_ordered_ = RanksAreOrdered(token_bytes.size(), merges, m.merges_);
   m.token_index_ = std::move(index);
   m.whole_token_state_ = std::make_unique<std::atomic<uint8_t>[]>(token_bytes.size());
   return m;
@@ -74,6 +96,8 @@ void BpeModel::EncodePiece(std::string_view piece, std::vector<TokenId>& out) co
   }
   if (piece.size() <= kNaiveMaxBytes) {
     MergeNaive(piece, out);
+  } else if (rank_ordered_) {
+    MergeByRank(piece, out);
   } else {
     MergeWithHeap(piece, out);
   }
@@ -165,6 +189,65 @@ void BpeModel::MergeWithHeap(std::string_view piece, std::vector<TokenId>& out) 
     sym[right_pos].id = -1;  // dead: no candidate can match it again
     push(left.prev);
     push(c.pos);
+  }
+  for (int32_t i = 0; i >= 0 && i < n; i = sym[i].next) out.push_back(sym[i].id);
+}
+
+}  // namespace medassist::tokenizer
+
+namespace medassist::tokenizer {
+
+void BpeModel::MergeByRank(std::string_view piece, std::vector<TokenId>& out) const {
+  // Candidate pairs are kept in one bucket per rank; ranks are visited lowest first and each
+  // bucket's positions left to right, which is the heap's (rank, position) order. Merging can only
+  // create pairs of a higher rank (merges_are_rank_ordered), so a visited rank never refills.
+  // A position is stale when the pair there is no longer the bucket's pair.
+  DCHECK(rank_ordered_);
+  struct Symbol {
+    TokenId id;
+    int32_t prev;
+    int32_t next;
+  };
+  const auto n = static_cast<int32_t>(piece.size());
+  std::vector<Symbol> sym(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; ++i) {
+    sym[i] = {byte_token_[static_cast<uint8_t>(piece[i])], i - 1, i + 1 < n ? i + 1 : -1};
+  }
+  std::unordered_map<int32_t, std::vector<int32_t>> buckets;
+  std::priority_queue<int32_t, std::vector<int32_t>, std::greater<>> ranks;
+  auto pair_at = [&](int32_t left_pos) -> const PairMap::Value* {
+    if (left_pos < 0 || sym[left_pos].id < 0 || sym[left_pos].next < 0) return nullptr;
+    return merges_.Find(PairKey(sym[left_pos].id, sym[sym[left_pos].next].id));
+  };
+  auto push = [&](int32_t left_pos) {
+    const PairMap::Value* v = pair_at(left_pos);
+    if (v == nullptr) return;
+    std::vector<int32_t>& bucket = buckets[v->rank];
+    if (bucket.empty()) ranks.push(v->rank);
+    bucket.push_back(left_pos);
+  };
+  for (int32_t i = 0; i + 1 < n; ++i) push(i);
+  std::vector<int32_t> positions;
+  while (!ranks.empty()) {
+    int32_t rank = ranks.top();
+    ranks.pop();
+    auto it = buckets.find(rank);
+    positions.swap(it->second);
+    buckets.erase(it);
+    std::sort(positions.begin(), positions.end());
+    for (int32_t pos : positions) {
+      const PairMap::Value* v = pair_at(pos);
+      if (v == nullptr || v->rank != rank) continue;  // stale
+      Symbol& left = sym[pos];
+      int32_t right_pos = left.next;
+      left.id = v->merged;
+      left.next = sym[right_pos].next;
+      if (left.next >= 0) sym[left.next].prev = pos;
+      sym[right_pos].id = -1;
+      push(left.prev);
+      push(pos);
+    }
+    positions.clear();
   }
   for (int32_t i = 0; i >= 0 && i < n; i = sym[i].next) out.push_back(sym[i].id);
 }

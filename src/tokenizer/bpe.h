@@ -34,10 +34,17 @@ class BpeModel {
   // Appends the tokens of one pre-tokenized piece to out.
   void EncodePiece(std::string_view piece, std::vector<TokenId>& out) const;
 
-  // The merge loop without the whole-token shortcut, naive O(n^2) and heap-based O(n log n)
-  // variants; exposed so that tests can check they agree with each other and with EncodePiece.
+  // The merge loop without the whole-token shortcut: naive O(n^2), heap-based O(n log n), and
+  // rank-ordered (MergeByRank, valid only when merges_are_rank_ordered()); exposed so that tests
+  // can check they agree with each other and with EncodePiece.
   void MergeNaive(std::string_view piece, std::vector<TokenId>& out) const;
   void MergeWithHeap(std::string_view piece, std::vector<TokenId>& out) const;
+  void MergeByRank(std::string_view piece, std::vector<TokenId>& out) const;
+
+  // True when every token is only used by merges ranked after all merges that make it, as in any
+  // merge list written by BPE training. Then a merge can only create pairs of higher rank, so
+  // merges can be applied rank by rank (MergeByRank) instead of through a heap.
+  bool merges_are_rank_ordered() const { return rank_ordered_; }
 
   size_t num_merges() const { return merges_.size(); }
 
@@ -47,6 +54,7 @@ class BpeModel {
 
   std::array<TokenId, 256> byte_token_{};
   PairMap merges_;
+  bool rank_ordered_ = false;
   // Whole-token shortcut: a piece equal to token t is answered as [t] when t's own bytes
   // BPE-encode to exactly t (not every token does). That fact is worked out by the merge loop the
   // first time a piece equals t and remembered per token: 0 unknown, 1 yes, 2 no. Racing threads

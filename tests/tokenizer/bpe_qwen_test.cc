@@ -59,11 +59,13 @@ std::vector<std::string> Bytes(const std::vector<TokenId>& ids) {
 // Runs the three loops on piece, expects them equal, and returns the tokens' bytes.
 std::vector<std::string> EncodeAllWays(std::string_view piece) {
   const BpeModel& m = *Qwen().model;
-  std::vector<TokenId> encoded, naive, heap;
+  std::vector<TokenId> encoded, naive, heap, by_rank;
   m.EncodePiece(piece, encoded);
   m.MergeNaive(piece, naive);
   m.MergeWithHeap(piece, heap);
+  m.MergeByRank(piece, by_rank);
   EXPECT_EQ(naive, heap) << ::testing::PrintToString(std::string(piece));
+  EXPECT_EQ(by_rank, heap) << ::testing::PrintToString(std::string(piece));
   EXPECT_EQ(encoded, heap) << ::testing::PrintToString(std::string(piece));
   std::vector<std::string> bytes = Bytes(heap);
   std::string joined;

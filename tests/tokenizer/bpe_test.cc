@@ -58,7 +58,7 @@ class MiniVocab {
   std::vector<Merge> merges_;
 };
 
-enum class Loop { kEncodePiece, kNaive, kHeap };
+enum class Loop { kEncodePiece, kNaive, kHeap, kByRank };
 
 std::vector<TokenId> RunLoop(const BpeModel& m, Loop loop, std::string_view piece) {
   std::vector<TokenId> out = {-7};  // the loops append; the sentinel must survive
@@ -72,6 +72,13 @@ std::vector<TokenId> RunLoop(const BpeModel& m, Loop loop, std::string_view piec
     case Loop::kHeap:
       m.MergeWithHeap(piece, out);
       break;
+    case Loop::kByRank:
+      if (m.merges_are_rank_ordered()) {
+        m.MergeByRank(piece, out);
+      } else {
+        m.MergeWithHeap(piece, out);  // MergeByRank is not valid for this merge list
+      }
+      break;
   }
   CHECK(!out.empty() && out[0] == -7);
   out.erase(out.begin());
@@ -82,7 +89,7 @@ std::vector<TokenId> RunLoop(const BpeModel& m, Loop loop, std::string_view piec
 void ExpectAll(const MiniVocab& v, const BpeModel& m, std::string_view piece,
                const Strings& expected) {
   for (int pass = 0; pass < 2; ++pass) {
-    for (Loop loop : {Loop::kEncodePiece, Loop::kNaive, Loop::kHeap}) {
+    for (Loop loop : {Loop::kEncodePiece, Loop::kNaive, Loop::kHeap, Loop::kByRank}) {
       EXPECT_EQ(v.Bytes(RunLoop(m, loop, piece)), expected)
           << "piece '" << piece << "' loop " << static_cast<int>(loop);
     }
@@ -169,7 +176,7 @@ TEST(BpeTest, LongRunsMergeInBoundedTime) {
     if (n % 8 >= 2) expected.push_back("aa");
     if (n % 2 == 1) expected.push_back("a");
     std::string run(n, 'a');
-    for (Loop loop : {Loop::kEncodePiece, Loop::kNaive, Loop::kHeap}) {
+    for (Loop loop : {Loop::kEncodePiece, Loop::kNaive, Loop::kHeap, Loop::kByRank}) {
       EXPECT_EQ(v.Bytes(RunLoop(m, loop, run)), expected) << n << " " << static_cast<int>(loop);
     }
   }
@@ -204,7 +211,7 @@ TEST(BpeTest, LoopsAgreeWithReferenceOnRandomVocabularies) {
       std::string piece(1 + rng() % 200, 'a');
       for (char& ch : piece) ch = "abcx"[rng() % (iter % 2 == 0 ? 3 : 4)];
       Strings expected = reference.Encode(piece);
-      for (Loop loop : {Loop::kEncodePiece, Loop::kNaive, Loop::kHeap}) {
+      for (Loop loop : {Loop::kEncodePiece, Loop::kNaive, Loop::kHeap, Loop::kByRank}) {
         ASSERT_EQ(v.Bytes(RunLoop(m, loop, piece)), expected)
             << "vocab " << vocab_round << " piece " << piece << " loop " << static_cast<int>(loop);
       }
