@@ -155,6 +155,7 @@ Status ReadNormalizer(const json& n, TokenizerSpec& spec) {
 // Accepts the byte-level shapes: ByteLevel alone (GPT-2 regex when use_regex), or a Sequence of
 // Split(regex, Isolated) steps followed by ByteLevel without its own regex.
 Status ReadPreTokenizer(const json& p, TokenizerSpec& spec) {
+  if (p.is_null()) return Unimplemented("no pre_tokenizer (a byte-level BPE needs one)");
   std::string type = p.is_object() ? p.value("type", "") : "";
   if (type == "ByteLevel") {
     if (p.value("add_prefix_space", false)) {
@@ -289,6 +290,10 @@ Result<TokenizerSpec> SpecFromVocabAndMerges(std::string_view vocab_json, std::s
   ASSIGN_OR_RETURN(json config, ParseConfig(config_json, source));
   TokenizerSpec spec;
   spec.source = source;
+  if (config_json.empty()) {
+    return NotFound(source + ": vocab.json and merges.txt need tokenizer_config.json beside them; " +
+                    "its tokenizer_class (Qwen2Tokenizer, GPT2Tokenizer) names the pre-tokenizer");
+  }
   std::string cls = config.is_object() ? config.value("tokenizer_class", "") : "";
   if (cls == "Qwen2Tokenizer" || cls == "Qwen2TokenizerFast") {
     spec.pretokenizer_pattern = kQwen2Pattern;

@@ -189,7 +189,7 @@ TEST(LoaderErrorsTest, UnsupportedModelsNormalizersAndPreTokenizers) {
               {"tokenizer.json", "pre-tokenizer 'Whitespace' is not supported"});
   doc["pre_tokenizer"] = nullptr;
   ExpectError(LoadJson(dir, doc.dump()), StatusCode::kUnimplemented,
-              {"tokenizer.json", "pre-tokenizer '' is not supported"});
+              {"tokenizer.json", "no pre_tokenizer (a byte-level BPE needs one)"});
   doc["pre_tokenizer"] = {{"type", "ByteLevel"}, {"use_regex", false}};
   ExpectError(LoadJson(dir, doc.dump()), StatusCode::kUnimplemented,
               {"tokenizer.json", "no byte-level pre-tokenizer found"});
@@ -243,9 +243,9 @@ TEST(LoaderErrorsTest, VocabAndMergesNeedAKnownTokenizerClass) {
   TempDir folder;
   folder.WriteFile("vocab.json", MiniVocabJson().dump());
   folder.WriteFile("merges.txt", "a a\n");
-  ExpectError(Tokenizer::Load(folder.path()), StatusCode::kUnimplemented,
-              {folder.path(), "tokenizer_class", "Qwen2Tokenizer, GPT2Tokenizer",
-               "use tokenizer.json instead"});
+  ExpectError(Tokenizer::Load(folder.path()), StatusCode::kNotFound,
+              {folder.path(), "need tokenizer_config.json beside them", "tokenizer_class",
+               "Qwen2Tokenizer, GPT2Tokenizer"});
   folder.WriteFile("tokenizer_config.json", R"({"tokenizer_class": "LlamaTokenizer"})");
   ExpectError(Tokenizer::Load(folder.path()), StatusCode::kUnimplemented,
               {folder.path(), "tokenizer_class 'LlamaTokenizer'"});
