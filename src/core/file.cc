@@ -28,6 +28,14 @@ Result<size_t> RegularFileSize(int fd, const std::string& path) {
   return static_cast<size_t>(st.st_size);
 }
 
+// Opens path read-only: a descriptor, or NotFound / IoError naming the path.
+Result<int> OpenForReading(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) return fd;
+  if (errno == ENOENT) return NotFound(path + ": no such file");
+  return IoError(path + ": cannot open: " + ErrnoText());
+}
+
 }  // namespace
 
 bool FileExists(const std::string& path) {
@@ -36,11 +44,7 @@ bool FileExists(const std::string& path) {
 }
 
 Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return NotFound(path + ": no such file");
-    return IoError(path + ": cannot open: " + ErrnoText());
-  }
+  ASSIGN_OR_RETURN(int fd, OpenForReading(path));
   FdCloser closer{fd};
   ASSIGN_OR_RETURN(size_t size, RegularFileSize(fd, path));
   if (size > max_bytes) {
@@ -61,11 +65,7 @@ Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
 }
 
 Result<MappedFile> MappedFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return NotFound(path + ": no such file");
-    return IoError(path + ": cannot open: " + ErrnoText());
-  }
+  ASSIGN_OR_RETURN(int fd, OpenForReading(path));
   FdCloser closer{fd};
   ASSIGN_OR_RETURN(size_t size, RegularFileSize(fd, path));
   MappedFile file;

@@ -13,6 +13,7 @@ namespace {
 
 using medassist::testing::ReadFileOrFail;
 using nlohmann::json;
+using testing::SplitVectors;
 
 enum class Layout { kTokenizerJson, kVocabMerges, kGguf };
 
@@ -32,15 +33,6 @@ class QwenGoldenTest : public ::testing::TestWithParam<Layout> {
  protected:
   const Tokenizer& tok() const { return Get(GetParam()); }
 };
-
-std::vector<std::string> SplitVectors(const std::string& text, const std::string& sep) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  for (size_t next; (next = text.find(sep, pos)) != std::string::npos; pos = next + sep.size()) {
-    out.push_back(text.substr(pos, next - pos));
-  }
-  return out;
-}
 
 TEST_P(QwenGoldenTest, LlamaCppVectors) {
   std::string dir = testing::QwenDir() + "/llama.cpp-test-vectors/";

@@ -22,6 +22,7 @@ namespace {
 using medassist::testing::ReadFileOrFail;
 using medassist::testing::SharedDataPath;
 using nlohmann::json;
+using testing::SplitVectors;
 using Pieces = std::vector<std::string_view>;
 
 const PreTokenizer& Qwen2() {
@@ -44,15 +45,6 @@ void ExpectSameSplit(std::string_view text, const std::string& what) {
     covered += p.size();
   }
   ASSERT_EQ(covered, text.size()) << what;
-}
-
-std::vector<std::string> SplitVectors(const std::string& text, const std::string& sep) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  for (size_t next; (next = text.find(sep, pos)) != std::string::npos; pos = next + sep.size()) {
-    out.push_back(text.substr(pos, next - pos));
-  }
-  return out;
 }
 
 TEST(PreTokenizerGoldenTest, HuggingFaceOracleTexts) {

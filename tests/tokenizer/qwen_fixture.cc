@@ -69,6 +69,15 @@ Tokenizer BuildFromGguf() {
 
 std::string QwenDir() { return SharedDataPath("qwen-tokenizer"); }
 
+std::vector<std::string> SplitVectors(const std::string& text, const std::string& sep) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  for (size_t next; (next = text.find(sep, pos)) != std::string::npos; pos = next + sep.size()) {
+    out.push_back(text.substr(pos, next - pos));
+  }
+  return out;
+}
+
 const Tokenizer& QwenFromTokenizerJson() {
   static const Tokenizer t = [] {
     std::string json = ReadGzipOrFail(QwenDir() + "/tokenizer.json.gz");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tokenizer/tokenizer.h"
 
@@ -18,5 +19,9 @@ const Tokenizer& QwenFromVocabMerges();
 const Tokenizer& QwenFromGguf();
 
 std::string QwenDir();
+
+// Splits text at each occurrence of sep; the part after the last separator is dropped (llama.cpp's
+// vector files end with a separator).
+std::vector<std::string> SplitVectors(const std::string& text, const std::string& sep);
 
 }  // namespace medassist::tokenizer::testing
