@@ -28,10 +28,14 @@ struct Voidify {
 
 }  // namespace medassist::internal
 
+// Not parenthesised on purpose: CHECK(x) << "message" must stream into the failure object.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define CHECK(condition)                           \
   (condition) ? (void)0                            \
               : ::medassist::internal::Voidify() & \
                     ::medassist::internal::CheckFailure(#condition, __FILE__, __LINE__)
+
+// NOLINTEND(bugprone-macro-parentheses)
 
 #ifdef NDEBUG
 #define DCHECK(condition) \

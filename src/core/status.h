@@ -103,10 +103,13 @@ class [[nodiscard]] Result {
     if (!medassist_status_.ok()) return medassist_status_; \
   } while (0)
 
-// ASSIGN_OR_RETURN(lhs, expr): lhs = value of the Result expr, or return its Status.
+// ASSIGN_OR_RETURN(lhs, expr): lhs = value of the Result expr, or return its Status. lhs may be a
+// declaration ("auto x"), so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ASSIGN_OR_RETURN(lhs, expr) \
   ASSIGN_OR_RETURN_IMPL(MEDASSIST_CONCAT(medassist_result_, __LINE__), lhs, expr)
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                          \
   if (!tmp.ok()) return tmp.status();         \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
