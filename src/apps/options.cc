@@ -15,7 +15,8 @@ constexpr OptionSpec kOptions[] = {
      "Tokenizer to load: a model folder (tokenizer.json, or vocab.json + merges.txt, with "
      "tokenizer_config.json), a tokenizer.json file, or a .gguf file."},
     {"--ids", "", "", "tokenize", "Print token ids separated by spaces (the default output)."},
-    {"--tokens", "", "", "tokenize", "Print one token per line: id, a tab, its vocabulary form."},
+    {"--tokens", "", "", "tokenize",
+     "Print one token per line: id, vocabulary form, and text as a JSON string (tab-separated)."},
     {"--parse-special", "", "off", "tokenize",
      "Turn the text of control tokens (\"<|im_start|>\") into those tokens. Off by default, so "
      "untrusted text never becomes control tokens."},

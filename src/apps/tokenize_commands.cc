@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "formats/json_util.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 namespace medassist::apps {
 namespace {
@@ -79,7 +80,11 @@ int RunTokenize(const TokenizeArgs& a) {
   std::string out;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (a.tokens) {
-      out += std::to_string(ids[i]) + "\t" + tok->TokenPiece(ids[i]) + "\n";
+      // id, vocabulary form, and the token's text as a JSON string (a byte of a split character
+      // shows as U+FFFD there).
+      std::string shown = tokenizer::RepairUtf8(tok->TokenBytes(ids[i]));
+      out += std::to_string(ids[i]) + "\t" + tok->TokenPiece(ids[i]) + "\t" +
+             nlohmann::json(shown).dump() + "\n";
     } else {
       if (i > 0) out += ' ';
       out += std::to_string(ids[i]);

@@ -46,7 +46,9 @@ TEST(CliTest, TokenizeTokensAndSpecialParsing) {
   EXPECT_EQ(plain.out.find("151645"), std::string::npos) << plain.out;
   CliResult special = RunMedassist(
       {"tokenize", "--tokenizer", Qwen(), "--tokens", "--parse-special", "<|im_end|>"});
-  EXPECT_EQ(special.out, "151645\t<|im_end|>\n");
+  EXPECT_EQ(special.out, "151645\t<|im_end|>\t\"<|im_end|>\"\n");
+  CliResult words = RunMedassist({"tokenize", "--tokenizer", Qwen(), "--tokens", "Hello world\n"});
+  EXPECT_EQ(words.out, "9707\tHello\t\"Hello\"\n1879\tĠworld\t\" world\"\n198\tĊ\t\"\\n\"\n");
 }
 
 TEST(CliTest, DetokenizeAcceptsSeveralSpellings) {
