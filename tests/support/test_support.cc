@@ -14,10 +14,6 @@ std::string SharedDataPath(const std::string& relative) {
   return std::string(MEDASSIST_SHARED_DATA_DIR) + "/" + relative;
 }
 
-std::string RepoTestDataPath(const std::string& relative) {
-  return std::string(MEDASSIST_REPO_TEST_DATA_DIR) + "/" + relative;
-}
-
 std::string ReadFileOrFail(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

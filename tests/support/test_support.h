@@ -7,8 +7,6 @@ namespace medassist::testing {
 
 // ../shared/data (see its SOURCES.md); tests that need it are labelled "golden".
 std::string SharedDataPath(const std::string& relative);
-// tests/data in this repository (small files the project made for its own tests).
-std::string RepoTestDataPath(const std::string& relative);
 
 // Reads a file or fails the current test (returns "" then).
 std::string ReadFileOrFail(const std::string& path);
