@@ -117,6 +117,7 @@ Result<Tokenizer> Tokenizer::Create(TokenizerSpec spec) {
   s = st->spec.type == TokenizerType::kByteLevelBpe ? BuildByteLevel(*st) : BuildSentencePiece(*st);
   if (!s.ok()) return s.WithContext(st->spec.source);
   st->added = AddedTokenMatcher(st->spec.added_tokens);
+  if (st->spec.nfc) PrepareNfcTables();
   st->piece_index.Reserve(st->spec.pieces.size() + st->spec.added_tokens.size());
   for (size_t id = 0; id < st->spec.pieces.size(); ++id) {
     const std::string& piece = st->spec.pieces[id];

@@ -2,8 +2,10 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <vector>
 
 namespace medassist::tokenizer {
 namespace {
@@ -62,16 +64,43 @@ size_t InvalidRunLength(std::string_view text, size_t pos) {
   return n;
 }
 
-// True when a character cannot change under NFC and cannot combine with its neighbour: no combining
-// class, no canonical decomposition, no part in a canonical composition, not a Hangul jamo.
+// Characters with a canonical decomposition that NFC composes back to themselves (é, ü, и́...), as
+// opposed to singletons and excluded compositions (U+212B ANGSTROM SIGN -> U+00C5). utf8proc has no
+// NFC_Quick_Check property, so ask utf8proc itself, once, for the ~2,000 such characters.
+const std::vector<uint32_t>& NfcStableComposites() {
+  static const std::vector<uint32_t> stable = [] {
+    std::vector<uint32_t> out;
+    for (uint32_t cp = 0x80; cp <= 0x10FFFF; ++cp) {
+      if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+      const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
+      if (p->decomp_seqindex == UINT16_MAX || p->decomp_type != 0) continue;
+      std::string one;
+      AppendUtf8(cp, one);
+      utf8proc_uint8_t* nfc = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(one.c_str()));
+      if (nfc != nullptr && one == reinterpret_cast<const char*>(nfc)) out.push_back(cp);
+      std::free(nfc);
+    }
+    return out;
+  }();
+  return stable;
+}
+
+// True when a character cannot change under NFC and cannot combine with the character before it:
+// no combining class, not the second half of a canonical composition (utf8proc marks those with
+// comb_index >= 0x8000), not a Hangul jamo, and either no canonical decomposition or one that NFC
+// composes back. A character that may combine with the one *after* it needs no flag: that next
+// character is flagged itself.
 bool IsNfcInert(uint32_t cp) {
-  if (cp < 0x80)
-    return true;  // ASCII letters may start a composition, but its second part is flagged
+  if (cp < 0x80) return true;
   if (cp >= 0x1100 && cp <= 0x11FF) return false;
   const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
   if (p->combining_class != 0) return false;
-  if (p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0) return false;
-  return p->comb_index == UINT16_MAX;
+  if (p->comb_index != UINT16_MAX && p->comb_index >= 0x8000) return false;
+  if (p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0) {
+    const std::vector<uint32_t>& stable = NfcStableComposites();
+    return std::binary_search(stable.begin(), stable.end(), cp);
+  }
+  return true;
 }
 
 void AppendNfc(std::string_view valid, std::string& out) {
@@ -165,6 +194,8 @@ bool IsValidUtf8(std::string_view text) {
   }
   return true;
 }
+
+void PrepareNfcTables() { (void)NfcStableComposites(); }
 
 bool NormalizeNfc(std::string_view text, std::string& out) {
   bool inert = true;

@@ -38,6 +38,10 @@ bool IsValidUtf8(std::string_view text);
 // leaves out untouched when text is already NFC by a quick check (the common case, no copy).
 bool NormalizeNfc(std::string_view text, std::string& out);
 
+// Builds NormalizeNfc's quick-check table now (about 4 ms, once per process) instead of on the
+// first text that needs it; tokenizers that normalize call it when they load.
+void PrepareNfcTables();
+
 // Replaces each maximal invalid subsequence by U+FFFD (as Rust's from_utf8_lossy, which Hugging
 // Face decode uses), so that the result is always valid UTF-8.
 std::string RepairUtf8(std::string_view bytes);
