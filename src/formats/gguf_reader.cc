@@ -44,7 +44,7 @@ class GgufParser {
   size_t Remaining() const { return bytes_.size() - pos_; }
 
   // "<source>: <problem>", DATA_LOSS unless told otherwise.
-  Status Fail(std::string problem, StatusCode code = StatusCode::kDataLoss) const {
+  Status Fail(const std::string& problem, StatusCode code = StatusCode::kDataLoss) const {
     return Status(code, out_.source_ + ": " + problem);
   }
 

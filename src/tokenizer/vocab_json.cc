@@ -48,8 +48,11 @@ class Collector {
     }
     if (mode_ == Mode::kMerges) {  // inside ["a", "b"]
       auto& m = out_.merges.back();
-      if (pair_index_ == 0) m.first = std::move(s);
-      if (pair_index_ == 1) m.second = std::move(s);
+      if (pair_index_ == 0) {
+        m.first = std::move(s);
+      } else if (pair_index_ == 1) {
+        m.second = std::move(s);
+      }
       ++pair_index_;
       return true;
     }
