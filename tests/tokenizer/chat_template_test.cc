@@ -8,6 +8,8 @@
 
 #include "qwen_fixture.h"
 #include "support/test_support.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/pretokenizer.h"
 
 namespace medassist::tokenizer {
 namespace {
@@ -142,6 +144,57 @@ TEST(ChatTemplateTest, TrainingNeedsAnAssistantReplyLast) {
   auto r = QwenTemplate().EncodeForTraining(Qwen(), std::vector<ChatMessage>{{"user", "q"}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace medassist::tokenizer
+
+namespace medassist::tokenizer {
+namespace {
+
+TEST(ChatTemplateTest, TemplateFromGgufMetadataIsRecognisedToo) {
+  auto t = ChatTemplate::ForTokenizer(testing::QwenFromGguf());
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->format(), ChatFormat::kChatMl);
+  std::vector<ChatMessage> msgs = {{"user", "Hi"}};
+  EXPECT_EQ(*t->Encode(testing::QwenFromGguf(), msgs, true),
+            *QwenTemplate().Encode(Qwen(), msgs, true));
+}
+
+TEST(ChatTemplateTest, ModelWithoutTemplateGetsThePlainFallbackWithBos) {
+  auto stories = Tokenizer::Load(
+      medassist::testing::SharedDataPath("tiny-models/stories260K/stories260K.gguf"));
+  ASSERT_TRUE(stories.ok()) << stories.status().ToString();
+  auto t = ChatTemplate::ForTokenizer(*stories);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->format(), ChatFormat::kPlain);
+  std::vector<ChatMessage> msgs = {{"user", "Tell me a story"}};
+  auto ids = t->Encode(*stories, msgs, true);
+  ASSERT_TRUE(ids.ok());
+  ASSERT_FALSE(ids->empty());
+  EXPECT_EQ((*ids)[0], 1);  // BOS: SentencePiece models expect it
+  EXPECT_EQ(stories->Decode(*ids), "User: Tell me a story\nAssistant:");
+}
+
+TEST(ChatTemplateTest, UnrecognisedTemplateFallsBackOnlyWhenAsked) {
+  TokenizerSpec spec;
+  spec.source = "mini";
+  for (int b = 0; b < 256; ++b) {
+    spec.pieces.push_back(BytesToByteLevel(std::string(1, static_cast<char>(b))));
+    spec.kinds.push_back(TokenKind::kNormal);
+  }
+  spec.pretokenizer_pattern = kGpt2Pattern;
+  spec.chat_template = "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{% endfor %}";
+  auto tok = Tokenizer::Create(spec);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto refused = ChatTemplate::ForTokenizer(*tok);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("mini: chat template not recognised"),
+            std::string::npos)
+      << refused.status().message();
+  auto fallback = ChatTemplate::ForTokenizer(*tok, /*allow_fallback=*/true);
+  ASSERT_TRUE(fallback.ok());
+  EXPECT_EQ(fallback->format(), ChatFormat::kPlain);
 }
 
 }  // namespace
