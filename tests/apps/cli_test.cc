@@ -1,6 +1,9 @@
 // The medassist command line, run in-process: exit codes, output, and the configuration page.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <fstream>
 
 #include "apps/cli.h"
@@ -107,6 +110,41 @@ TEST(ConfigDocTest, CommittedPageMatchesTheOptionTable) {
       << "docs/configuration.md is stale: run `medassist config-doc > docs/configuration.md`";
   CliResult r = RunMedassist({"config-doc"});
   EXPECT_EQ(r.out, ConfigurationMarkdown());
+}
+
+}  // namespace
+}  // namespace medassist::apps
+
+namespace medassist::apps {
+namespace {
+
+// Runs the real executable through the shell and returns its stdout.
+std::string Shell(const std::string& command, int* exit_code) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  int status = ::pclose(pipe);
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+TEST(CliProcessTest, TokenizeAndDetokenizeReadStdin) {
+  std::string bin = MEDASSIST_BIN;
+  std::string tok = medassist::testing::SharedDataPath("qwen-tokenizer");
+  int code = -1;
+  EXPECT_EQ(Shell("printf 'Hello world' | " + bin + " tokenize --tokenizer " + tok + " -", &code),
+            "9707 1879\n");
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(Shell("echo '[9707, 1879]' | " + bin + " detokenize --tokenizer " + tok + " -", &code),
+            "Hello world");
+  EXPECT_EQ(code, 0);
+  // The tokenizer can also come from the environment, as deployments set it.
+  EXPECT_EQ(Shell("MEDASSIST_TOKENIZER=" + tok + " " + bin + " tokenize 'Hello world'", &code),
+            "9707 1879\n");
+  EXPECT_EQ(code, 0);
 }
 
 }  // namespace
