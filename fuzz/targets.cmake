@@ -10,3 +10,6 @@ medassist_add_fuzzer(tokenizer_loader_fuzz SOURCE tokenizer_loader_fuzz.cc LIBS 
 medassist_add_fuzzer(pretokenizer_diff_fuzz SOURCE pretokenizer_diff_fuzz.cc
   LIBS medassist_tokenizer PkgConfig::PCRE2 PkgConfig::UTF8PROC)
 target_include_directories(pretokenizer_diff_fuzz PRIVATE "${PROJECT_SOURCE_DIR}/tests/tokenizer")
+
+# safetensors reader on arbitrary files.
+medassist_add_fuzzer(safetensors_fuzz SOURCE safetensors_fuzz.cc LIBS medassist_formats)

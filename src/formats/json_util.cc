@@ -33,6 +33,12 @@ bool NestingWithin(std::string_view text, int max_depth) {
 }  // namespace
 
 Status CheckJsonNesting(std::string_view text, std::string_view source, int max_depth) {
+  // nlohmann's lexer takes a NUL byte for the end of input and would ignore what follows.
+  size_t nul = text.find('\0');
+  if (nul != std::string_view::npos) {
+    return DataLoss(std::string(source) + ": NUL byte at offset " + std::to_string(nul) +
+                    " (JSON text cannot contain one)");
+  }
   if (NestingWithin(text, max_depth)) return Status::Ok();
   return DataLoss(std::string(source) + ": JSON nested deeper than " + std::to_string(max_depth) +
                   " levels");

@@ -28,6 +28,12 @@ TEST(JsonUtilTest, DeepNestingIsRefusedWithoutRecursion) {
   EXPECT_NE(r.status().message().find("nested deeper than"), std::string::npos);
 }
 
+TEST(JsonUtilTest, NulByteIsRefusedNotTreatedAsTheEnd) {
+  auto r = ParseJson(std::string("{}\0{\"a\": 1}", 11), "n.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "n.json: NUL byte at offset 2 (JSON text cannot contain one)");
+}
+
 TEST(JsonUtilTest, WrongFieldTypeIsAClearError) {
   auto r = ParseJson(R"({"a": 3})", "c.json");
   ASSERT_TRUE(r.ok());
