@@ -13,3 +13,6 @@ target_include_directories(pretokenizer_diff_fuzz PRIVATE "${PROJECT_SOURCE_DIR}
 
 # safetensors reader on arbitrary files.
 medassist_add_fuzzer(safetensors_fuzz SOURCE safetensors_fuzz.cc LIBS medassist_formats)
+
+# Hugging Face config.json / generation_config.json parsing.
+medassist_add_fuzzer(hf_config_fuzz SOURCE hf_config_fuzz.cc LIBS medassist_formats)
