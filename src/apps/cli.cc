@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "apps/options.h"
+#include "apps/synth_model_command.h"
 #include "apps/tokenize_commands.h"
 #include "core/log.h"
 
@@ -24,6 +25,7 @@ int RunCli(int argc, char** argv) {
   AddTokenizeCommand(app, &exit_code);
   AddDetokenizeCommand(app, &exit_code);
   AddTokenizeBenchCommand(app, &exit_code);
+  AddSynthModelCommand(app, &exit_code);
   // Logging must be set up before any subcommand runs: parse_complete_callback runs after
   // parsing and before the subcommands' callbacks.
   app.parse_complete_callback([&] {

@@ -28,6 +28,18 @@ constexpr OptionSpec kOptions[] = {
     {"--repeat", "", "5", "tokenize-bench", "Timed passes after one warm-up pass."},
     {"--dump-ids", "", "", "tokenize-bench",
      "Write the ids of each document to this file, one line per document."},
+    {"--config", "", "", "synth-model",
+     "config.json of a Qwen2 or Llama checkpoint whose shapes the random weights take; a "
+     "generation_config.json beside it is copied too."},
+    {"--out", "", "", "synth-model",
+     "Model folder to create; it must not exist or be empty. Built under a temporary name beside "
+     "it and renamed at the end, so a failure leaves nothing."},
+    {"--dtype", "", "bf16", "synth-model", "Weight type of model.safetensors: bf16 or f32."},
+    {"--seed", "", "0", "synth-model",
+     "Seed of the random weights; the same seed always writes the same bytes."},
+    {"--tokenizer-files", "MEDASSIST_TOKENIZER_FILES", "", "synth-model",
+     "Folder whose vocab.json, merges.txt and tokenizer_config.json are copied into the model; "
+     "empty means the Qwen2.5 tokenizer bundled in assets/qwen2.5-tokenizer."},
 };
 
 void FillOption(CLI::Option* opt, const OptionSpec& spec) {

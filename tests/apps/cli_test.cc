@@ -4,11 +4,14 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "apps/cli.h"
 #include "apps/options.h"
+#include "formats/safetensors_model.h"
 #include "support/test_support.h"
+#include "tokenizer/tokenizer.h"
 
 namespace medassist::apps {
 namespace {
@@ -101,6 +104,80 @@ TEST(CliTest, TokenizeBenchReportsJsonAndDumpsIds) {
       RunMedassist({"tokenize-bench", "--tokenizer", Qwen(), "--jsonl", bad, "--fields", "Q"});
   EXPECT_EQ(e.code, 1);
   EXPECT_NE(e.err.find("bad.jsonl:1: field 'Q' must be a string"), std::string::npos) << e.err;
+}
+
+std::string TinyQwen2Config() {
+  return SharedDataPath("tiny-models/stories260K/stories260K-hf-qwen2/config.json");
+}
+
+TEST(CliTest, SynthModelWritesALoadableFolder) {
+  medassist::testing::TempDir dir;
+  // A config folder with a generation_config.json beside the config: both are copied.
+  std::filesystem::create_directory(dir.path() + "/src");
+  std::string config = dir.WriteFile("src/config.json", ReadFileOrFail(TinyQwen2Config()));
+  dir.WriteFile("src/generation_config.json", "{\"temperature\": 0.7}\n");
+  const std::string out = dir.path() + "/model";
+  CliResult r = RunMedassist(
+      {"synth-model", "--config", config, "--out", out, "--seed", "1", "--dtype", "f32"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Qwen2ForCausalLM: 5 layers"), std::string::npos) << r.out;
+  EXPECT_EQ(ReadFileOrFail(out + "/generation_config.json"), "{\"temperature\": 0.7}\n");
+  Result<formats::SafetensorsModel> m = formats::SafetensorsModel::OpenFolder(out);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_NE(m->Find("model.layers.0.self_attn.q_proj.bias"), nullptr);
+  EXPECT_EQ(m->Find("model.layers.0.self_attn.q_proj.bias")->dtype,
+            formats::SafetensorsDtype::kF32);
+  // The copied Qwen2.5 tokenizer loads from the folder.
+  Result<tokenizer::Tokenizer> tok = tokenizer::Tokenizer::Load(out);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  EXPECT_EQ(tok->Encode("Hello world", {}), (std::vector<tokenizer::TokenId>{9707, 1879}));
+}
+
+TEST(CliTest, SynthModelTakesTokenizerFilesFromAnotherFolder) {
+  medassist::testing::TempDir dir;
+  const std::string out = dir.path() + "/model";
+  CliResult r = RunMedassist({"synth-model", "--config", TinyQwen2Config(), "--out", out,
+                              "--tokenizer-files", SharedDataPath("qwen-tokenizer")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ReadFileOrFail(out + "/merges.txt"),
+            ReadFileOrFail(SharedDataPath("qwen-tokenizer/merges.txt")));
+}
+
+TEST(CliTest, SynthModelRefusalsAreClearAndLeaveNothing) {
+  medassist::testing::TempDir dir;
+  const std::string out = dir.path() + "/model";
+  CliResult dtype =
+      RunMedassist({"synth-model", "--config", TinyQwen2Config(), "--out", out, "--dtype", "f16"});
+  EXPECT_EQ(dtype.code, 1);
+  EXPECT_NE(dtype.err.find("unknown dtype 'f16' (use bf16 or f32)"), std::string::npos)
+      << dtype.err;
+  CliResult none = RunMedassist({"synth-model", "--out", out});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.err.find("needs --config"), std::string::npos) << none.err;
+  CliResult missing =
+      RunMedassist({"synth-model", "--config", dir.path() + "/nope.json", "--out", out});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("nope.json"), std::string::npos) << missing.err;
+  std::string bad = dir.WriteFile("bad.json", "{\"architectures\": 3}");
+  CliResult invalid = RunMedassist({"synth-model", "--config", bad, "--out", out});
+  EXPECT_EQ(invalid.code, 1);
+  EXPECT_NE(invalid.err.find("bad.json"), std::string::npos) << invalid.err;
+  CliResult negative =
+      RunMedassist({"synth-model", "--config", TinyQwen2Config(), "--out", out, "--seed", "-1"});
+  EXPECT_EQ(negative.code, 1);
+  CliResult no_tokenizer = RunMedassist({"synth-model", "--config", TinyQwen2Config(), "--out", out,
+                                         "--tokenizer-files", dir.path() + "/none"});
+  EXPECT_EQ(no_tokenizer.code, 1);
+  EXPECT_NE(no_tokenizer.err.find(dir.path() + "/none"), std::string::npos) << no_tokenizer.err;
+  std::filesystem::create_directory(out);
+  dir.WriteFile("model/x", "keep");
+  CliResult full = RunMedassist({"synth-model", "--config", TinyQwen2Config(), "--out", out});
+  EXPECT_EQ(full.code, 1);
+  EXPECT_NE(full.err.find("is not empty"), std::string::npos) << full.err;
+  EXPECT_EQ(ReadFileOrFail(out + "/x"), "keep");
+  // Only bad.json and model/ are there: no temporary folder was left behind.
+  std::filesystem::directory_iterator entries(dir.path());
+  EXPECT_EQ(std::distance(begin(entries), end(entries)), 2);
 }
 
 TEST(ConfigDocTest, CommittedPageMatchesTheOptionTable) {
