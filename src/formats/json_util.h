@@ -16,8 +16,8 @@ namespace medassist::formats {
 Result<nlohmann::json> ParseJson(std::string_view text, std::string_view source,
                                  int max_depth = 128);
 
-// Refuses text whose [ and { nest deeper than max_depth (hostile "[[[[..." input) or that holds a NUL
-// byte (nlohmann would stop reading there), naming source.
+// Refuses text whose [ and { nest deeper than max_depth (hostile "[[[[..." input) or that holds a
+// NUL byte (nlohmann would stop reading there), naming source.
 Status CheckJsonNesting(std::string_view text, std::string_view source, int max_depth = 128);
 
 // Reads and parses a JSON file (refusing files larger than max_bytes).

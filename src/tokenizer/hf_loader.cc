@@ -291,7 +291,8 @@ Result<TokenizerSpec> SpecFromVocabAndMerges(std::string_view vocab_json, std::s
   TokenizerSpec spec;
   spec.source = source;
   if (config_json.empty()) {
-    return NotFound(source + ": vocab.json and merges.txt need tokenizer_config.json beside them; " +
+    return NotFound(source +
+                    ": vocab.json and merges.txt need tokenizer_config.json beside them; " +
                     "its tokenizer_class (Qwen2Tokenizer, GPT2Tokenizer) names the pre-tokenizer");
   }
   std::string cls = config.is_object() ? config.value("tokenizer_class", "") : "";

@@ -14,7 +14,8 @@
 
 namespace medassist::tokenizer {
 
-// NOLINTNEXTLINE(bugprone-exception-escape): its implicit moves only move nlohmann::json and vectors
+// NOLINTNEXTLINE(bugprone-exception-escape): its implicit moves only move nlohmann::json and
+// vectors
 struct BigJsonParts {
   nlohmann::json rest;  // the document, with the collected parts replaced by null
   bool has_vocab = false;
