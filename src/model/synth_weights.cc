@@ -86,6 +86,7 @@ Result<uint64_t> WriteSynthSafetensors(const std::string& path,
   using formats::SafetensorsDtype;
   CHECK(dtype == SafetensorsDtype::kF32 || dtype == SafetensorsDtype::kBF16);
   std::vector<formats::SafetensorsTensorSpec> specs;
+  specs.reserve(layout.size());
   for (const WeightSpec& w : layout) specs.push_back({w.name, dtype, w.shape});
   ASSIGN_OR_RETURN(
       formats::SafetensorsStreamWriter writer,
