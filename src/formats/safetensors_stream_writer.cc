@@ -13,12 +13,11 @@
 #include "formats/gguf_util.h"
 
 namespace medassist::formats {
-namespace {
 
-// The 8-byte little-endian length and the header JSON, padded with spaces to a multiple of 8.
-Result<std::string> EncodeHeader(const std::vector<SafetensorsTensorSpec>& tensors,
-                                 const std::vector<uint64_t>& tensor_bytes,
-                                 const std::map<std::string, std::string>& metadata) {
+Result<std::string> EncodeSafetensorsHeader(const std::vector<SafetensorsTensorSpec>& tensors,
+                                            const std::vector<uint64_t>& tensor_bytes,
+                                            const std::map<std::string, std::string>& metadata) {
+  CHECK(tensors.size() == tensor_bytes.size());
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
@@ -32,15 +31,13 @@ Result<std::string> EncodeHeader(const std::vector<SafetensorsTensorSpec>& tenso
   try {
     text = header.dump();
   } catch (const std::exception& e) {  // names that are not UTF-8
-    return InvalidArgument(std::string("safetensors stream writer: ") + e.what());
+    return InvalidArgument(std::string("safetensors writer: ") + e.what());
   }
   text.append((8 - text.size() % 8) % 8, ' ');
   const uint64_t n = text.size();
   std::string out(reinterpret_cast<const char*>(&n), 8);  // little-endian hosts only
   return out + text;
 }
-
-}  // namespace
 
 Result<uint64_t> SafetensorsTensorBytes(SafetensorsDtype dtype,
                                         const std::vector<uint64_t>& shape) {
@@ -67,7 +64,8 @@ Result<SafetensorsStreamWriter> SafetensorsStreamWriter::Create(
     }
     w.tensor_bytes_.push_back(*n);
   }
-  ASSIGN_OR_RETURN(const std::string header, EncodeHeader(tensors, w.tensor_bytes_, metadata));
+  ASSIGN_OR_RETURN(const std::string header,
+                   EncodeSafetensorsHeader(tensors, w.tensor_bytes_, metadata));
   w.path_ = path;
   w.tmp_path_ = path + ".tmp";
   w.tensors_ = std::move(tensors);

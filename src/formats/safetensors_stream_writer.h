@@ -32,6 +32,12 @@ struct SafetensorsTensorSpec {
 };
 
 // Bytes of a tensor of that dtype and shape, or InvalidArgument when the product overflows.
+// The 8-byte little-endian header length and the header JSON (tensors laid out in order,
+// "__metadata__" first when given), padded with spaces to a multiple of 8. Shared by both writers.
+Result<std::string> EncodeSafetensorsHeader(const std::vector<SafetensorsTensorSpec>& tensors,
+                                            const std::vector<uint64_t>& tensor_bytes,
+                                            const std::map<std::string, std::string>& metadata);
+
 Result<uint64_t> SafetensorsTensorBytes(SafetensorsDtype dtype, const std::vector<uint64_t>& shape);
 
 class SafetensorsStreamWriter {

@@ -1,11 +1,10 @@
 #include "formats/safetensors_writer.h"
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <set>
 
 #include "formats/gguf_util.h"
+#include "formats/safetensors_stream_writer.h"
 
 namespace medassist::formats {
 
@@ -19,36 +18,22 @@ void SafetensorsWriter::AddTensor(const std::string& name, SafetensorsDtype dtyp
 }
 
 Result<std::string> SafetensorsWriter::WriteToString() const {
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata_.empty()) header["__metadata__"] = metadata_;
   std::set<std::string> names;
-  uint64_t offset = 0;
+  std::vector<SafetensorsTensorSpec> specs;
+  std::vector<uint64_t> sizes;
   for (const Tensor& t : tensors_) {
     const std::string where = "safetensors writer: tensor " + QuotePrintable(t.name);
     if (t.name == "__metadata__") return InvalidArgument(where + ": the name is reserved");
     if (!names.insert(t.name).second) return InvalidArgument(where + ": added twice");
-    uint64_t n_bytes = SafetensorsDtypeSize(t.dtype);
-    bool overflow = false;
-    for (uint64_t d : t.shape) overflow |= __builtin_mul_overflow(n_bytes, d, &n_bytes);
-    if (overflow || t.data.size() != n_bytes) {
+    Result<uint64_t> n_bytes = SafetensorsTensorBytes(t.dtype, t.shape);
+    if (!n_bytes.ok() || t.data.size() != *n_bytes) {
       return InvalidArgument(where + ": " + std::to_string(t.data.size()) +
                              " bytes of data do not match its shape and dtype");
     }
-    header[t.name] = {{"dtype", SafetensorsDtypeName(t.dtype)},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + t.data.size()}}};
-    offset += t.data.size();
+    specs.push_back({t.name, t.dtype, t.shape});
+    sizes.push_back(*n_bytes);
   }
-  std::string text;
-  try {
-    text = header.dump();
-  } catch (const std::exception& e) {
-    return InvalidArgument(std::string("safetensors writer: ") + e.what());
-  }
-  text.append((8 - text.size() % 8) % 8, ' ');
-  const uint64_t n = text.size();
-  std::string out(reinterpret_cast<const char*>(&n), 8);  // little-endian hosts only
-  out += text;
+  ASSIGN_OR_RETURN(std::string out, EncodeSafetensorsHeader(specs, sizes, metadata_));
   for (const Tensor& t : tensors_) out.append(t.data.begin(), t.data.end());
   return out;
 }
