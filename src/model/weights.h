@@ -1,0 +1,63 @@
+// The weights of a loaded model as views into memory-mapped files: {type, shape, bytes}, no copy
+// when the stored type is used as is (DESIGN §3). One struct per layer, named after the math they
+// take part in, whatever the file called them.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace medassist::model {
+
+// Element types the model computes from. Quantised GGUF block types arrive with the kernels.
+enum class WeightType { kF32, kF16, kBF16 };
+
+const char* WeightTypeName(WeightType type);
+size_t WeightTypeSize(WeightType type);
+
+// IEEE half and bfloat16 to float, exact (every half and bfloat16 value is a float).
+float HalfToFloat(uint16_t bits);
+inline float BF16ToFloat(uint16_t bits) {
+  const uint32_t f = uint32_t{bits} << 16;
+  float out;
+  std::memcpy(&out, &f, sizeof(out));
+  return out;
+}
+
+// A tensor view. Matrices are (rows, cols) row-major in PyTorch order: a Linear weight is
+// (d_out, d_in), an embedding (vocab, hidden). Vectors have rows == 1. The bytes may be unaligned
+// (safetensors does not align), so elements are read with memcpy.
+struct Weight {
+  std::string name;  // as in the file, for messages
+  WeightType type = WeightType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const uint8_t* data = nullptr;  // nullptr: absent (an optional bias)
+
+  bool present() const { return data != nullptr; }
+  int64_t n_elements() const { return rows * cols; }
+  // Element i of the row-major data, converted to float.
+  float At(int64_t i) const;
+  // Row r converted to float: out has cols elements.
+  void RowToFloat(int64_t r, float* out) const;
+};
+
+struct LayerWeights {
+  Weight attn_norm;             // (1, d) RMSNorm before attention
+  Weight wq, wk, wv, wo;        // (q_dim, d), (kv_dim, d), (kv_dim, d), (d, q_dim)
+  Weight bq, bk, bv, bo;        // (1, out) biases; Qwen2 has q/k/v, Llama none
+  Weight ffn_norm;              // (1, d) RMSNorm before the MLP
+  Weight w_gate, w_up, w_down;  // (ff, d), (ff, d), (d, ff)
+  Weight b_gate, b_up, b_down;  // Llama mlp_bias only
+};
+
+struct ModelWeights {
+  Weight token_embedding;  // (vocab, d)
+  std::vector<LayerWeights> layers;
+  Weight final_norm;  // (1, d)
+  Weight output;      // (vocab, d): lm_head, or token_embedding when tied
+};
+
+}  // namespace medassist::model
