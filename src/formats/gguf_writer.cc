@@ -169,30 +169,84 @@ void GgufWriter::AddValue(std::string_view key, const GgufValue& value) {
   AppendRaw(kv_bytes_, value.payload().data(), value.payload().size());
 }
 
-void GgufWriter::AddTensor(std::string_view name, GgmlType type, std::span<const uint64_t> dims,
-                           std::span<const uint8_t> data) {
-  if (!status_.ok()) return;
+bool GgufWriter::CheckTensor(std::string_view name, GgmlType type, std::span<const uint64_t> dims,
+                             const uint64_t* data_size, uint64_t* n_bytes) {
+  if (!status_.ok()) return false;
   const std::string where = "GGUF writer: tensor " + QuotePrintable(name);
   if (name.size() > kGgufMaxTensorName) {
-    return SetError(InvalidArgument(where + ": name is " + std::to_string(name.size()) +
-                                    " bytes, over the limit of " +
-                                    std::to_string(kGgufMaxTensorName)));
+    SetError(InvalidArgument(where + ": name is " + std::to_string(name.size()) +
+                             " bytes, over the limit of " + std::to_string(kGgufMaxTensorName)));
+    return false;
   }
   Result<GgmlTensorSize> size = ComputeGgmlTensorSize(static_cast<uint32_t>(type), dims);
   if (!size.ok()) {
-    return SetError(InvalidArgument(where + ": " + size.status().message()));
+    SetError(InvalidArgument(where + ": " + size.status().message()));
+    return false;
   }
-  if (data.size() != size->n_bytes) {
-    return SetError(InvalidArgument(where + ": data is " + std::to_string(data.size()) +
-                                    " bytes, expected " + std::to_string(size->n_bytes) + " for " +
-                                    std::string(GgmlTypeName(type)) + " of " +
-                                    std::to_string(size->n_elements) + " elements"));
+  if (data_size != nullptr && *data_size != size->n_bytes) {
+    SetError(InvalidArgument(where + ": data is " + std::to_string(*data_size) +
+                             " bytes, expected " + std::to_string(size->n_bytes) + " for " +
+                             std::string(GgmlTypeName(type)) + " of " +
+                             std::to_string(size->n_elements) + " elements"));
+    return false;
   }
   if (!tensor_names_.emplace(name).second) {
-    return SetError(InvalidArgument("GGUF writer: duplicate tensor name " + QuotePrintable(name)));
+    SetError(InvalidArgument("GGUF writer: duplicate tensor name " + QuotePrintable(name)));
+    return false;
   }
-  tensors_.push_back(
-      {std::string(name), type, {dims.begin(), dims.end()}, {data.begin(), data.end()}});
+  *n_bytes = size->n_bytes;
+  return true;
+}
+
+void GgufWriter::AddTensor(std::string_view name, GgmlType type, std::span<const uint64_t> dims,
+                           std::span<const uint8_t> data) {
+  Tensor t;
+  const uint64_t data_size = data.size();
+  if (!CheckTensor(name, type, dims, &data_size, &t.n_bytes)) return;
+  t.owned.assign(data.begin(), data.end());
+  PushTensor(name, type, dims, std::move(t));
+}
+
+void GgufWriter::AddTensorView(std::string_view name, GgmlType type, std::span<const uint64_t> dims,
+                               std::span<const uint8_t> data) {
+  Tensor t;
+  const uint64_t data_size = data.size();
+  if (!CheckTensor(name, type, dims, &data_size, &t.n_bytes)) return;
+  t.view = data;
+  PushTensor(name, type, dims, std::move(t));
+}
+
+void GgufWriter::AddTensorProducer(std::string_view name, GgmlType type,
+                                   std::span<const uint64_t> dims, TensorProducer produce) {
+  if (status_.ok() && !produce) {
+    return SetError(
+        InvalidArgument("GGUF writer: tensor " + QuotePrintable(name) + ": no producer"));
+  }
+  Tensor t;
+  if (!CheckTensor(name, type, dims, nullptr, &t.n_bytes)) return;
+  t.produce = std::move(produce);
+  PushTensor(name, type, dims, std::move(t));
+}
+
+void GgufWriter::PushTensor(std::string_view name, GgmlType type, std::span<const uint64_t> dims,
+                            Tensor t) {
+  t.name = std::string(name);
+  t.type = type;
+  t.dims.assign(dims.begin(), dims.end());
+  tensors_.push_back(std::move(t));
+}
+
+Result<std::span<const uint8_t>> GgufWriter::TensorData(const Tensor& t,
+                                                        std::vector<uint8_t>* scratch) const {
+  if (!t.produce) {
+    if (!t.owned.empty()) return std::span<const uint8_t>(t.owned);
+    return t.view;
+  }
+  // assign, not resize: a producer is promised zeroed bytes, whatever the last one left.
+  scratch->assign(static_cast<size_t>(t.n_bytes), 0);
+  std::span<uint8_t> out(*scratch);
+  RETURN_IF_ERROR(t.produce(out).WithContext("GGUF writer: tensor " + QuotePrintable(t.name)));
+  return std::span<const uint8_t>(out);
 }
 
 Status GgufWriter::CheckWritable() const {
@@ -221,7 +275,7 @@ std::string GgufWriter::EncodeHeader() const {
     for (uint64_t d : t.dims) AppendU64(out, d);
     AppendU32(out, static_cast<uint32_t>(t.type));
     AppendU64(out, offset);
-    offset += PaddedSize(t.data.size());
+    offset += PaddedSize(t.n_bytes);
   }
   // No data section without tensors: padding to a large general.alignment would only waste space.
   if (!tensors_.empty()) out.resize(PaddedSize(out.size()), '\0');
@@ -231,8 +285,10 @@ std::string GgufWriter::EncodeHeader() const {
 Result<std::string> GgufWriter::WriteToString() const {
   RETURN_IF_ERROR(CheckWritable());
   std::string out = EncodeHeader();
+  std::vector<uint8_t> scratch;
   for (const Tensor& t : tensors_) {
-    AppendRaw(out, t.data.data(), t.data.size());
+    ASSIGN_OR_RETURN(std::span<const uint8_t> data, TensorData(t, &scratch));
+    AppendRaw(out, data.data(), data.size());
     out.resize(PaddedSize(out.size()), '\0');
   }
   return out;
@@ -248,9 +304,11 @@ Status GgufWriter::WriteToFile(const std::string& path) const {
                                             : IoError(tmp + ": chmod: " + std::strerror(errno)));
     const std::string header = EncodeHeader();
     RETURN_IF_ERROR(WriteAll(fd, header.data(), header.size(), tmp));
+    std::vector<uint8_t> scratch;  // the largest produced tensor, reused
     for (const Tensor& t : tensors_) {
-      RETURN_IF_ERROR(WriteAll(fd, t.data.data(), t.data.size(), tmp));
-      RETURN_IF_ERROR(WriteZeros(fd, PaddedSize(t.data.size()) - t.data.size(), tmp));
+      ASSIGN_OR_RETURN(std::span<const uint8_t> data, TensorData(t, &scratch));
+      RETURN_IF_ERROR(WriteAll(fd, data.data(), data.size(), tmp));
+      RETURN_IF_ERROR(WriteZeros(fd, PaddedSize(data.size()) - data.size(), tmp));
     }
     if (::fsync(fd) != 0) return IoError(tmp + ": fsync failed: " + std::strerror(errno));
     return Status::Ok();

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -66,6 +67,17 @@ class GgufWriter {
   // `data` (copied). Tensors are laid out in the order added, each at an aligned offset.
   void AddTensor(std::string_view name, GgmlType type, std::span<const uint64_t> dims,
                  std::span<const uint8_t> data);
+  // As AddTensor, but not copied: the caller keeps data alive and unchanged until the last
+  // WriteToFile / WriteToString returns (e.g. a view into a memory-mapped source file).
+  void AddTensorView(std::string_view name, GgmlType type, std::span<const uint64_t> dims,
+                     std::span<const uint8_t> data);
+  // Fills `out` (exactly the tensor's byte size, zeroed) with the tensor's data when it is written.
+  using TensorProducer = std::function<Status(std::span<uint8_t> out)>;
+  // As AddTensor, but the data is made by `produce` while writing, one tensor at a time into one
+  // reused buffer, so a converted model never sits whole in memory. produce may run once per
+  // WriteToFile / WriteToString; its error aborts the write (and WriteToFile leaves no file).
+  void AddTensorProducer(std::string_view name, GgmlType type, std::span<const uint64_t> dims,
+                         TensorProducer produce);
 
   // OK, or the first error of the Add* calls.
   const Status& status() const { return status_; }
@@ -74,15 +86,28 @@ class GgufWriter {
   // The whole file in memory.
   Result<std::string> WriteToString() const;
   // Writes path atomically: a temporary file in the same folder, flushed, then renamed over path.
+  // Tensor data is streamed: only the largest produced tensor is ever buffered.
   Status WriteToFile(const std::string& path) const;
 
  private:
+  // Exactly one source of data: owned (AddTensor), view (AddTensorView) or produce.
   struct Tensor {
     std::string name;
-    GgmlType type;
+    GgmlType type = GgmlType::kF32;
     std::vector<uint64_t> dims;
-    std::vector<uint8_t> data;
+    uint64_t n_bytes = 0;
+    std::vector<uint8_t> owned;
+    std::span<const uint8_t> view;
+    TensorProducer produce;
   };
+
+  // Validates name, dims and size; on success returns true and records the name.
+  bool CheckTensor(std::string_view name, GgmlType type, std::span<const uint64_t> dims,
+                   const uint64_t* data_size, uint64_t* n_bytes);
+  // Completes t (name, type, dims) and appends it.
+  void PushTensor(std::string_view name, GgmlType type, std::span<const uint64_t> dims, Tensor t);
+  // The tensor's bytes: its owned data or view, or what produce made in *scratch.
+  Result<std::span<const uint8_t>> TensorData(const Tensor& t, std::vector<uint8_t>* scratch) const;
 
   // Checks the key (sticky error on a duplicate or a mistyped general.alignment) and appends the
   // key and type tag. Returns false when the value must not be written.

@@ -1,4 +1,4 @@
-// Tokenizer::Load: finding the tokenizer files in a model folder or file.
+// Tokenizer::Load and LoadTokenizerSpec: finding the tokenizer files in a model folder or file.
 #include <filesystem>
 
 #include "core/file.h"
@@ -39,7 +39,7 @@ Result<TokenizerSpec> LoadFolder(const std::string& dir) {
 
 }  // namespace
 
-Result<Tokenizer> Tokenizer::Load(const std::string& path) {
+Result<TokenizerSpec> LoadTokenizerSpec(const std::string& path) {
   std::error_code ec;
   Result<TokenizerSpec> spec = NotFound(path + ": no such file or folder");
   if (fs::is_directory(path, ec)) {
@@ -54,8 +54,12 @@ Result<Tokenizer> Tokenizer::Load(const std::string& path) {
     ASSIGN_OR_RETURN(std::string json, ReadFile(path, kMaxTokenizerFileBytes));
     spec = SpecFromHfTokenizerJson(json, config, path);
   }
-  if (!spec.ok()) return spec.status();
-  return Create(std::move(spec).value());
+  return spec;
+}
+
+Result<Tokenizer> Tokenizer::Load(const std::string& path) {
+  ASSIGN_OR_RETURN(TokenizerSpec spec, LoadTokenizerSpec(path));
+  return Create(std::move(spec));
 }
 
 }  // namespace medassist::tokenizer

@@ -27,4 +27,8 @@ Result<TokenizerSpec> SpecFromVocabAndMerges(std::string_view vocab_json, std::s
 // GGUF tokenizer metadata: tokenizer.ggml.model "gpt2" (byte-level BPE) or "llama" (SentencePiece).
 Result<TokenizerSpec> SpecFromGguf(const formats::GgufFile& gguf, const std::string& source);
 
+// The spec that Tokenizer::Load(path) builds its tokenizer from (a folder, a tokenizer.json file or
+// a .gguf file), unchecked: for tools that rewrite a tokenizer in another format.
+Result<TokenizerSpec> LoadTokenizerSpec(const std::string& path);
+
 }  // namespace medassist::tokenizer

@@ -468,5 +468,81 @@ TEST(GgufFiles, OpenAndWriteErrorsNameThePath) {
       << st.message();
 }
 
+TEST(GgufTensorSources, ViewsAreNotCopiedAndProducersRunAtWriteTime) {
+  std::vector<float> viewed = {1, 2, 3, 4};
+  std::vector<uint64_t> dims = {2, 2};
+  GgufWriter w;
+  w.AddTensorView("view", GgmlType::kF32, dims,
+                  {reinterpret_cast<const uint8_t*>(viewed.data()), viewed.size() * 4});
+  w.AddTensor("owned", GgmlType::kF32, std::vector<uint64_t>{1}, BytesOf(std::vector<float>{9}));
+  int n_calls = 0;
+  w.AddTensorProducer("made", GgmlType::kBF16, std::vector<uint64_t>{3},
+                      [&](std::span<uint8_t> out) {
+                        ++n_calls;
+                        EXPECT_EQ(out.size(), 6u);
+                        for (uint8_t b : out) EXPECT_EQ(b, 0) << "the buffer starts zeroed";
+                        for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<uint8_t>(i);
+                        return Status::Ok();
+                      });
+  ASSERT_TRUE(w.status().ok()) << w.status().ToString();
+  EXPECT_EQ(n_calls, 0) << "produced only when written";
+  viewed[3] = 40;  // a view is read at write time: the change must show in the file
+
+  medassist::testing::TempDir dir;
+  const std::string path = dir.path() + "/t.gguf";
+  ASSERT_TRUE(w.WriteToFile(path).ok());
+  EXPECT_EQ(n_calls, 1);
+  Result<GgufFile> f = GgufFile::Open(path);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const GgufTensorInfo* view = f->FindTensor("view");
+  ASSERT_NE(view, nullptr);
+  EXPECT_EQ(view->dims, dims);
+  float last;
+  std::memcpy(&last, view->data.data() + 12, 4);
+  EXPECT_EQ(last, 40.0f);
+  const GgufTensorInfo* made = f->FindTensor("made");
+  ASSERT_NE(made, nullptr);
+  EXPECT_EQ(made->type, GgmlType::kBF16);
+  EXPECT_EQ(std::vector<uint8_t>(made->data.begin(), made->data.end()),
+            (std::vector<uint8_t>{0, 1, 2, 3, 4, 5}));
+  for (const GgufTensorInfo& t : f->tensors()) EXPECT_EQ(t.offset % f->alignment(), 0u);
+  // WriteToString gives the same bytes (and runs the producer again).
+  EXPECT_EQ(medassist::testing::ReadFileOrFail(path), *w.WriteToString());
+  EXPECT_EQ(n_calls, 2);
+}
+
+TEST(GgufTensorSources, ProducerErrorsAbortTheWriteAndLeaveNoFile) {
+  GgufWriter w;
+  w.AddTensorProducer("bad", GgmlType::kF32, std::vector<uint64_t>{4},
+                      [](std::span<uint8_t>) { return DataLoss("source.safetensors: torn"); });
+  medassist::testing::TempDir dir;
+  const Status st = w.WriteToFile(dir.path() + "/out.gguf");
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss);
+  EXPECT_EQ(st.message(), "GGUF writer: tensor 'bad': source.safetensors: torn");
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "no file, no temporary file";
+  EXPECT_EQ(w.WriteToString().status().code(), StatusCode::kDataLoss);
+}
+
+TEST(GgufTensorSources, RefusalsAreStickyLikeAddTensor) {
+  const std::vector<uint8_t> four(4, 0);
+  GgufWriter wrong_size;
+  wrong_size.AddTensorView("v", GgmlType::kF32, std::vector<uint64_t>{2}, four);
+  EXPECT_EQ(wrong_size.status().message(),
+            "GGUF writer: tensor 'v': data is 4 bytes, expected 8 for F32 of 2 elements");
+  GgufWriter no_producer;
+  no_producer.AddTensorProducer("p", GgmlType::kF32, std::vector<uint64_t>{1}, nullptr);
+  EXPECT_EQ(no_producer.status().message(), "GGUF writer: tensor 'p': no producer");
+  GgufWriter duplicate;
+  duplicate.AddTensorView("t", GgmlType::kF32, std::vector<uint64_t>{1}, four);
+  duplicate.AddTensorProducer("t", GgmlType::kF32, std::vector<uint64_t>{1},
+                              [](std::span<uint8_t>) { return Status::Ok(); });
+  EXPECT_EQ(duplicate.status().message(), "GGUF writer: duplicate tensor name 't'");
+  GgufWriter bad_dims;
+  bad_dims.AddTensorProducer("q", GgmlType::kQ8_0, std::vector<uint64_t>{16},
+                             [](std::span<uint8_t>) { return Status::Ok(); });
+  EXPECT_FALSE(bad_dims.status().ok());
+  EXPECT_FALSE(bad_dims.WriteToString().ok());
+}
+
 }  // namespace
 }  // namespace medassist::formats
