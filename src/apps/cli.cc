@@ -4,6 +4,10 @@
 
 #include <cstdio>
 
+#include "apps/chat_command.h"
+#include "apps/export_gguf_command.h"
+#include "apps/generate_command.h"
+#include "apps/logits_command.h"
 #include "apps/options.h"
 #include "apps/synth_model_command.h"
 #include "apps/tokenize_commands.h"
@@ -26,6 +30,10 @@ int RunCli(int argc, char** argv) {
   AddDetokenizeCommand(app, &exit_code);
   AddTokenizeBenchCommand(app, &exit_code);
   AddSynthModelCommand(app, &exit_code);
+  AddExportGgufCommand(app, &exit_code);
+  AddGenerateCommand(app, &exit_code);
+  AddChatCommand(app, &exit_code);
+  AddLogitsCommand(app, &exit_code);
   // Logging must be set up before any subcommand runs: parse_complete_callback runs after
   // parsing and before the subcommands' callbacks.
   app.parse_complete_callback([&] {

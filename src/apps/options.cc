@@ -11,9 +11,11 @@ namespace {
 constexpr OptionSpec kOptions[] = {
     {"--log-level", "MEDASSIST_LOG_LEVEL", "info", "all",
      "Log level: trace, debug, info, warn, error or off. Logs go to stderr."},
-    {"--tokenizer", "MEDASSIST_TOKENIZER", "", "tokenize, detokenize, tokenize-bench",
+    {"--tokenizer", "MEDASSIST_TOKENIZER", "",
+     "tokenize, detokenize, tokenize-bench, export-gguf, generate, chat",
      "Tokenizer to load: a model folder (tokenizer.json, or vocab.json + merges.txt, with "
-     "tokenizer_config.json), a tokenizer.json file, or a .gguf file."},
+     "tokenizer_config.json), a tokenizer.json file, or a .gguf file. export-gguf, generate and "
+     "chat default to the model's own (its folder, or the .gguf file)."},
     {"--ids", "", "", "tokenize", "Print token ids separated by spaces (the default output)."},
     {"--tokens", "", "", "tokenize",
      "Print one token per line: id, vocabulary form, and text as a JSON string (tab-separated)."},
@@ -31,15 +33,38 @@ constexpr OptionSpec kOptions[] = {
     {"--config", "", "", "synth-model",
      "config.json of a Qwen2 or Llama checkpoint whose shapes the random weights take; a "
      "generation_config.json beside it is copied too."},
-    {"--out", "", "", "synth-model",
-     "Model folder to create; it must not exist or be empty. Built under a temporary name beside "
-     "it and renamed at the end, so a failure leaves nothing."},
+    {"--out", "", "", "synth-model, export-gguf, logits",
+     "synth-model: model folder to create; it must not exist or be empty. export-gguf: the .gguf "
+     "file to write. Built under a temporary name beside it and renamed at the end, so a failure "
+     "leaves nothing. logits: the JSON file to write (default: stdout)."},
+    {"--token-ids", "", "", "logits",
+     "Comma-separated token ids run as one prompt, e.g. 1,403,407; logits are printed for every "
+     "position."},
     {"--dtype", "", "bf16", "synth-model", "Weight type of model.safetensors: bf16 or f32."},
     {"--seed", "", "0", "synth-model",
      "Seed of the random weights; the same seed always writes the same bytes."},
     {"--tokenizer-files", "MEDASSIST_TOKENIZER_FILES", "", "synth-model",
      "Folder whose vocab.json, merges.txt and tokenizer_config.json are copied into the model; "
      "empty means the Qwen2.5 tokenizer bundled in assets/qwen2.5-tokenizer."},
+    {"--model", "", "", "export-gguf, generate, chat, logits",
+     "Hugging Face model folder (config.json of a Qwen2ForCausalLM or LlamaForCausalLM, "
+     "model.safetensors or an index and its shards). generate, chat and logits also take a .gguf "
+     "file, "
+     "or a repo id ORG/NAME[@REVISION] already in the Hugging Face cache."},
+    {"--out-type", "", "keep", "export-gguf",
+     "Type of the exported matrices: keep (as stored), f32, f16 or bf16. Norms and biases are "
+     "always f32, as llama.cpp expects."},
+    {"--prompt", "", "", "generate",
+     "Text to continue. Without --chat it is encoded as is (with BOS when the tokenizer adds one; "
+     "empty: start from BOS alone); with --chat it is one user message."},
+    {"--max-tokens", "", "256", "generate, chat", "Most tokens generated for one reply."},
+    {"--context", "", "4096", "generate, chat",
+     "Tokens (prompt and reply) the KV cache holds; capped at the model's "
+     "max_position_embeddings. A chat conversation that outgrows it must be /reset."},
+    {"--chat", "", "off", "generate",
+     "Wrap the prompt in the model's chat template as a user message and generate the reply "
+     "(the plain \"User: ...\\nAssistant:\" fallback, with a warning, when it has none)."},
+    {"--system", "", "", "chat", "System message that starts every conversation."},
 };
 
 void FillOption(CLI::Option* opt, const OptionSpec& spec) {

@@ -1,0 +1,97 @@
+#include "apps/generation_session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "core/log.h"
+#include "formats/hf_config.h"
+#include "tokenizer/streaming_decoder.h"
+
+namespace medassist::apps {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void WriteOut(const std::string& text) {
+  if (text.empty()) return;
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+std::optional<runtime::LoadedModel> LoadModelOrReport(const std::string& model_spec,
+                                                      const std::string& tokenizer_path) {
+  if (model_spec.empty()) {
+    std::fprintf(stderr, "error: no model given (--model PATH or ORG/NAME)\n");
+    return std::nullopt;
+  }
+  const Clock::time_point start = Clock::now();
+  Result<runtime::LoadedModel> m = runtime::LoadModelWithTokenizer(model_spec, tokenizer_path);
+  if (!m.ok()) {
+    std::fprintf(stderr, "error: %s\n", m.status().ToString().c_str());
+    return std::nullopt;
+  }
+  spdlog::info("loaded {} ({}) with tokenizer {} ({} tokens) in {:.2f} s", m->model.path(),
+               formats::DescribeModelConfig(m->model.config()), m->tokenizer.source(),
+               m->tokenizer.vocab_size(), SecondsSince(start));
+  return std::move(m).value();
+}
+
+std::optional<runtime::GreedyGenerator> CreateGeneratorOrReport(const runtime::LoadedModel& m,
+                                                                int64_t context) {
+  const int64_t capped = std::min(context, m.model.config().max_position_embeddings);
+  Result<runtime::GreedyGenerator> gen =
+      runtime::GreedyGenerator::Create(m.model, static_cast<int32_t>(std::max<int64_t>(capped, 0)));
+  if (!gen.ok()) {
+    std::fprintf(stderr, "error: %s\n", gen.status().ToString().c_str());
+    return std::nullopt;
+  }
+  return std::move(gen).value();
+}
+
+Result<StreamedReply> GenerateAndStream(runtime::GreedyGenerator& gen,
+                                        const runtime::LoadedModel& m,
+                                        std::span<const tokenizer::TokenId> prompt,
+                                        const StreamSettings& settings) {
+  // Control tokens are not shown; an EOS id ends generation before reaching the decoder.
+  tokenizer::StreamingDecoder decoder(m.tokenizer, {.skip_special = true});
+  if (settings.continues_prompt) {
+    for (tokenizer::TokenId id : prompt) (void)decoder.Add(id);
+  }
+  StreamedReply reply;
+  const Clock::time_point start = Clock::now();
+  double first_token_s = 0;
+  runtime::GenerateOptions options{.max_new_tokens = settings.max_new_tokens,
+                                   .eos_ids = m.eos_ids,
+                                   .cancel = settings.cancel,
+                                   .on_token = [&](int32_t id) {
+                                     if (first_token_s == 0) first_token_s = SecondsSince(start);
+                                     std::string text = decoder.Add(id);
+                                     WriteOut(text);
+                                     reply.text += text;
+                                     return true;
+                                   }};
+  ASSIGN_OR_RETURN(reply.result, gen.Generate(prompt, options));
+  const std::string rest = decoder.Flush();
+  reply.text += rest;
+  WriteOut(rest + "\n");
+  const double total_s = SecondsSince(start);
+  const size_t n_generated = reply.result.ids.size();
+  // Decode speed over the tokens after the first (which waited for the prefill).
+  const double decode_s = total_s - first_token_s;
+  const double tokens_per_s = n_generated > 1 && decode_s > 0 ? (n_generated - 1) / decode_s : 0;
+  spdlog::info(
+      "prompt {} tokens, generated {} tokens, {:.1f} tokens/s (first token after {:.3f} s), "
+      "finish: {}",
+      prompt.size(), n_generated, tokens_per_s, first_token_s,
+      runtime::FinishReasonName(reply.result.finish));
+  return reply;
+}
+
+}  // namespace medassist::apps
