@@ -8,7 +8,7 @@
 
 #include "formats/gguf_writer.h"
 #include "formats/safetensors_model.h"
-#include "model/synth_weights.h"
+#include "model/float16.h"
 #include "model/tensor_names.h"
 #include "model/weight_layout.h"
 #include "tokenizer/loaders.h"
@@ -28,21 +28,6 @@ using tokenizer::TokenKind;
 
 // ---- element conversion --------------------------------------------------------------------
 
-float F16ToFloat(uint16_t h) {
-  const uint32_t sign = uint32_t{h & 0x8000u} << 16;
-  const uint32_t exp = (h >> 10) & 0x1F;
-  const uint32_t mant = h & 0x3FF;
-  if (exp == 0) {  // zero or subnormal: mant * 2^-24, exact in float
-    const float v = static_cast<float>(mant) * 0x1p-24f;
-    return sign != 0 ? -v : v;
-  }
-  const uint32_t bits =
-      sign | (exp == 31 ? 0x7F800000u | (mant << 13) : ((exp + 112) << 23) | (mant << 13));
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 // Source elements are little-endian and possibly unaligned (safetensors does not align).
 float LoadElement(const uint8_t* p, SafetensorsDtype dtype) {
   if (dtype == SafetensorsDtype::kF32) {
@@ -52,11 +37,7 @@ float LoadElement(const uint8_t* p, SafetensorsDtype dtype) {
   }
   uint16_t h;
   std::memcpy(&h, p, sizeof h);
-  if (dtype == SafetensorsDtype::kF16) return F16ToFloat(h);
-  const uint32_t bits = uint32_t{h} << 16;  // BF16
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
+  return dtype == SafetensorsDtype::kF16 ? HalfToFloat(h) : BF16ToFloat(h);
 }
 
 void StoreElement(float v, GgmlType type, uint8_t* p) {
@@ -313,29 +294,6 @@ Result<GgufExportType> ParseGgufExportType(std::string_view name) {
   if (name == "bf16") return GgufExportType::kBF16;
   return InvalidArgument("output type '" + std::string(name) +
                          "' is not one of keep, f32, f16, bf16");
-}
-
-uint16_t FloatToF16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, sizeof x);
-  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
-  const uint32_t abs = x & 0x7FFFFFFF;
-  if (abs > 0x7F800000) return sign | 0x7E00;   // NaN -> quiet NaN
-  if (abs >= 0x477FF000) return sign | 0x7C00;  // >= 65520 (halfway past 65504, tie to even): inf
-  if (abs <= 0x33000000) return sign;           // <= 2^-25 (half the smallest subnormal): zero
-  const uint32_t exp = abs >> 23;
-  uint32_t mant = abs & 0x7FFFFF;
-  uint32_t shift = 13, q = 0;
-  if (exp < 113) {  // below 2^-14: a subnormal half, in units of 2^-24
-    mant |= 0x800000;
-    shift = 126 - exp;  // 14..24
-  } else {
-    q = (exp - 112) << 10;  // half exponent, bias 15
-  }
-  q |= mant >> shift;
-  const uint32_t rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
-  if (rem > half || (rem == half && (q & 1))) ++q;  // a carry rolls into the exponent: correct
-  return static_cast<uint16_t>(sign | q);
 }
 
 Result<GgufExportSummary> ExportGguf(const GgufExportOptions& o) {

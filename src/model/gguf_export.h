@@ -54,7 +54,4 @@ struct GgufExportSummary {
 // has no name for (Unimplemented).
 Result<GgufExportSummary> ExportGguf(const GgufExportOptions& options);
 
-// float -> IEEE half bits, round to nearest even; overflow becomes +-inf and NaN stays NaN.
-uint16_t FloatToF16(float f);
-
 }  // namespace medassist::model

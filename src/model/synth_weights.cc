@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "formats/safetensors_stream_writer.h"
+#include "model/float16.h"
 
 namespace medassist::model {
 namespace {
@@ -70,14 +71,6 @@ void FillSynthValues(WeightSpec::Init init, uint64_t seed, uint64_t tensor_index
   }
   if (i < out.size())
     out[i] = offset + kSynthStddev * StandardNormalPair(key, (first + i) / 2).even;
-}
-
-uint16_t FloatToBf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if (std::isnan(f)) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7FFF + ((bits >> 16) & 1);
-  return static_cast<uint16_t>(bits >> 16);
 }
 
 Result<uint64_t> WriteSynthSafetensors(const std::string& path,

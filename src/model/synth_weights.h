@@ -25,9 +25,6 @@ inline constexpr float kSynthStddev = 0.02f;
 void FillSynthValues(WeightSpec::Init init, uint64_t seed, uint64_t tensor_index, uint64_t first,
                      std::span<float> out);
 
-// float -> bfloat16 bits, rounding to nearest even (NaN stays a quiet NaN).
-uint16_t FloatToBf16(float f);
-
 // Writes every tensor of layout to path (via path + ".tmp", renamed at the end) as dtype, which
 // must be kF32 or kBF16, with "__metadata__": {"format": "pt"}. Returns the file's size in bytes.
 Result<uint64_t> WriteSynthSafetensors(const std::string& path,

@@ -1,6 +1,6 @@
 #include "model/weights.h"
 
-#include <cmath>
+#include <cstring>
 
 #include "core/check.h"
 
@@ -19,16 +19,6 @@ const char* WeightTypeName(WeightType type) {
 }
 
 size_t WeightTypeSize(WeightType type) { return type == WeightType::kF32 ? 4 : 2; }
-
-// IEEE 754 binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits.
-float HalfToFloat(uint16_t bits) {
-  const float sign = (bits & 0x8000) ? -1.0f : 1.0f;
-  const int exponent = (bits >> 10) & 0x1f;
-  const int mantissa = bits & 0x3ff;
-  if (exponent == 0) return sign * std::ldexp(static_cast<float>(mantissa), -24);  // subnormal
-  if (exponent == 31) return mantissa == 0 ? sign * INFINITY : NAN;
-  return sign * std::ldexp(static_cast<float>(mantissa + 1024), exponent - 25);
-}
 
 float Weight::At(int64_t i) const {
   DCHECK(data != nullptr && i >= 0 && i < n_elements());

@@ -4,10 +4,11 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "model/float16.h"
 
 namespace medassist::model {
 
@@ -16,15 +17,6 @@ enum class WeightType { kF32, kF16, kBF16 };
 
 const char* WeightTypeName(WeightType type);
 size_t WeightTypeSize(WeightType type);
-
-// IEEE half and bfloat16 to float, exact (every half and bfloat16 value is a float).
-float HalfToFloat(uint16_t bits);
-inline float BF16ToFloat(uint16_t bits) {
-  const uint32_t f = uint32_t{bits} << 16;
-  float out;
-  std::memcpy(&out, &f, sizeof(out));
-  return out;
-}
 
 // A tensor view. Matrices are (rows, cols) row-major in PyTorch order: a Linear weight is
 // (d_out, d_in), an embedding (vocab, hidden). Vectors have rows == 1. The bytes may be unaligned

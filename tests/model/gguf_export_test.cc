@@ -14,6 +14,7 @@
 #include "formats/gguf_reader.h"
 #include "formats/safetensors_model.h"
 #include "formats/safetensors_writer.h"
+#include "model/float16.h"
 #include "model/synth_model.h"
 #include "model/synth_weights.h"
 #include "support/test_support.h"

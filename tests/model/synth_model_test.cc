@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "formats/safetensors_model.h"
+#include "model/float16.h"
 #include "model/synth_model.h"
 #include "model/synth_weights.h"
 #include "model/weight_layout.h"
