@@ -1,0 +1,37 @@
+// Internal to kernels: what the quantized dot kernels of every ISA share (dot_quant*.cc).
+//
+// Accumulation contract, the same for every ISA, so each variant gives the scalar reference's
+// bits exactly (and dot_rows gives dot's bits, DESIGN §2b):
+//   * the integer dot of one block (weight quants x activation quants, with the sub-block scales
+//     and mins of K-quants) is exact in int32;
+//   * block b is scaled and added in float into lane b % kDotLanes with fused multiply-adds:
+//       Q8_0, Q4_0:  lane = fma(d_w * d_x, float(isum), lane)
+//       Q6_K:        lane = fma(d_x * d_w, float(isum), lane)
+//       Q4_K:        lane = fma(d_x * d_w, float(isum_scales), lane);
+//                    lane = fma(-(d_x * dmin_w), float(isum_mins), lane)
+//     (blocks of one lane in increasing order);
+//   * the lanes are summed by ReduceLanes' fixed tree.
+// SIMD code keeps the lanes in one 8-float vector; the scalar code in an array.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/dot.h"
+
+namespace medassist::kernels {
+
+inline constexpr int kDotLanes = 8;
+
+// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Out of line, in baseline code, on purpose:
+// the ISA files call no inline function shared with other files (an inline function compiled
+// with AVX flags could be the copy the linker keeps for the scalar path too).
+float ReduceLanes(const float* lanes);
+
+int64_t PreparedRowBytesQ8_0(int64_t n);  // activations as BlockQ8_0
+int64_t PreparedRowBytesQ8_K(int64_t n);  // activations as BlockQ8_K
+
+// The kernel of format f for exactly that ISA, or nullptr (dot_quant_avx2.cc, _avx512.cc).
+const DotKernel* FindQuantDotKernelAvx2(WeightFormat f);
+const DotKernel* FindQuantDotKernelAvx512(WeightFormat f);
+
+}  // namespace medassist::kernels

@@ -1,0 +1,146 @@
+// Quantized dot kernels: every ISA variant this CPU runs against the scalar reference and against
+// a double-precision dot of the dequantized operands; dot_rows bit-identical to dot.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/dequantize.h"
+#include "kernels/dot.h"
+#include "kernels/quant_blocks.h"
+#include "kernels/quantize.h"
+#include "kernels/weight_format.h"
+#include "quant_test_util.h"
+
+namespace medassist::kernels {
+namespace {
+
+using testing::AwkwardRow;
+using testing::GaussianRow;
+
+struct Case {
+  WeightFormat format;
+  int64_t block_elems, block_bytes;
+  std::vector<int64_t> sizes;
+};
+
+// Row lengths are multiples of the block. 896 (Qwen2.5-0.5B's hidden size) is not a multiple of
+// 256, so a K-quant cannot store such rows: llama.cpp falls back to other types for them.
+const Case kCases[] = {
+    {WeightFormat::kQ8_0, 32, 34, {32, 64, 96, 256, 512, 896}},
+    {WeightFormat::kQ4_0, 32, 18, {32, 64, 96, 256, 512, 896}},
+    {WeightFormat::kQ4_K, 256, 144, {256, 768, 2048, 4864}},
+    {WeightFormat::kQ6_K, 256, 210, {256, 768, 2048, 4864}},
+};
+
+constexpr Isa kIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512};
+
+struct Operands {
+  std::vector<uint8_t> w;  // rows weight rows
+  std::vector<float> x;
+  int64_t row_bytes;
+};
+
+Operands MakeOperands(const Case& c, int64_t n, int rows, uint64_t seed) {
+  Operands o;
+  o.row_bytes = n / c.block_elems * c.block_bytes;
+  o.w.resize(static_cast<size_t>(o.row_bytes * rows));
+  for (int r = 0; r < rows; ++r) {
+    const std::vector<float> wf = AwkwardRow(seed + 17 * r, n);
+    QuantizeRow(c.format, wf.data(), n, o.w.data() + r * o.row_bytes);
+  }
+  o.x = GaussianRow(seed + 1000, n);
+  return o;
+}
+
+// The exact value both quantized operands represent, in double.
+double ReferenceDot(const Case& c, const DotKernel& k, const uint8_t* w, const void* xp,
+                    int64_t n) {
+  std::vector<float> wd(static_cast<size_t>(n)), xd(static_cast<size_t>(n));
+  DequantizeRow(c.format, w, n, wd.data());
+  if (c.block_elems == 32) {
+    DequantizeRow(WeightFormat::kQ8_0, xp, n, xd.data());
+  } else {
+    const auto* b = static_cast<const BlockQ8_K*>(xp);
+    for (int64_t i = 0; i < n; ++i) xd[i] = b[i / 256].qs[i % 256] * b[i / 256].d;
+  }
+  (void)k;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += double{wd[i]} * xd[i];
+  return sum;
+}
+
+TEST(QuantDotTest, EveryIsaMatchesScalarAndDoubleReference) {
+  for (const Case& c : kCases) {
+    const DotKernel& scalar = SelectDotKernel(c.format, Isa::kScalar);
+    ASSERT_EQ(scalar.isa, Isa::kScalar);
+    for (int64_t n : c.sizes) {
+      const Operands o = MakeOperands(c, n, 1, static_cast<uint64_t>(n));
+      std::vector<uint8_t> xp(static_cast<size_t>(scalar.prepared_row_bytes(n)));
+      scalar.prepare(o.x.data(), n, xp.data());
+      const float want = scalar.dot(o.w.data(), xp.data(), n);
+      const double exact = ReferenceDot(c, scalar, o.w.data(), xp.data(), n);
+      double magnitude = 0;  // sum |w x|: the scale of float rounding in the dot
+      {
+        std::vector<float> wd(static_cast<size_t>(n));
+        DequantizeRow(c.format, o.w.data(), n, wd.data());
+        for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(double{wd[i]} * o.x[i]);
+      }
+      EXPECT_NEAR(want, exact, 1e-5 * magnitude) << Traits(c.format).name << " n=" << n;
+      for (Isa isa : kIsas) {
+        if (!IsaSupported(isa)) continue;
+        const DotKernel& k = SelectDotKernel(c.format, isa);
+        SCOPED_TRACE(::testing::Message()
+                     << Traits(c.format).name << " " << IsaName(k.isa) << " n=" << n);
+        ASSERT_EQ(k.prepared_row_bytes(n), scalar.prepared_row_bytes(n));
+        std::vector<uint8_t> xk(xp.size());
+        k.prepare(o.x.data(), n, xk.data());
+        ASSERT_EQ(xk, xp);  // one activation quantizer for all ISAs
+        const float got = k.dot(o.w.data(), xk.data(), n);
+        // The lane contract (dot_quant.h) makes every ISA give the scalar bits.
+        EXPECT_EQ(got, want);
+        EXPECT_NEAR(got, exact, 1e-5 * magnitude);
+      }
+    }
+  }
+}
+
+TEST(QuantDotTest, DotRowsIsBitIdenticalToDot) {
+  for (const Case& c : kCases) {
+    const int64_t n = c.sizes.back();
+    constexpr int kRows = 7;
+    const Operands o = MakeOperands(c, n, kRows, 5);
+    for (Isa isa : kIsas) {
+      if (!IsaSupported(isa)) continue;
+      const DotKernel& k = SelectDotKernel(c.format, isa);
+      std::vector<uint8_t> xp(static_cast<size_t>(k.prepared_row_bytes(n)));
+      k.prepare(o.x.data(), n, xp.data());
+      std::vector<float> rows(kRows), singles(kRows);
+      k.dot_rows(o.w.data(), o.row_bytes, kRows, xp.data(), n, rows.data());
+      for (int r = 0; r < kRows; ++r)
+        singles[r] = k.dot(o.w.data() + r * o.row_bytes, xp.data(), n);
+      EXPECT_EQ(std::memcmp(rows.data(), singles.data(), sizeof(float) * kRows), 0)
+          << Traits(c.format).name << " " << IsaName(k.isa);
+    }
+  }
+}
+
+TEST(QuantDotTest, ZeroActivationsGiveZero) {
+  for (const Case& c : kCases) {
+    const int64_t n = c.sizes.back();
+    const Operands o = MakeOperands(c, n, 1, 9);
+    const std::vector<float> zeros(static_cast<size_t>(n), 0.0f);
+    for (Isa isa : kIsas) {
+      if (!IsaSupported(isa)) continue;
+      const DotKernel& k = SelectDotKernel(c.format, isa);
+      std::vector<uint8_t> xp(static_cast<size_t>(k.prepared_row_bytes(n)));
+      k.prepare(zeros.data(), n, xp.data());
+      EXPECT_EQ(k.dot(o.w.data(), xp.data(), n), 0.0f) << Traits(c.format).name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace medassist::kernels
