@@ -51,6 +51,7 @@ struct ChatArgs {
   std::string model, tokenizer, system;
   int max_tokens = 0;
   int context = 0;
+  ComputeArgs compute;
 };
 
 // One line of stdin without its line ending; nullopt at end of input or on Ctrl-C.
@@ -141,7 +142,9 @@ int RunChat(const ChatArgs& a) {
     std::fprintf(stderr, "error: %s\n", tmpl.status().ToString().c_str());
     return 1;
   }
-  std::optional<runtime::GreedyGenerator> gen = CreateGeneratorOrReport(*m, a.context);
+  Compute compute = MakeCompute(m->model, a.compute);
+  std::optional<runtime::GreedyGenerator> gen =
+      CreateGeneratorOrReport(*m, a.context, compute.forward.get());
   if (!gen) return 1;
   SigintScope sigint;
   LogTemplate(*tmpl);  // after the handler is in place: tests wait for this line to send SIGINT
@@ -173,6 +176,7 @@ void AddChatCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "--max-tokens", args->max_tokens);
   AddDeclaredOption(*cmd, "--context", args->context);
   AddDeclaredOption(*cmd, "--system", args->system);
+  AddComputeOptions(*cmd, args->compute);
   cmd->callback([args, exit_code] { *exit_code = RunChat(*args); });
 }
 

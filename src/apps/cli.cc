@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "apps/bench_command.h"
 #include "apps/chat_command.h"
 #include "apps/export_gguf_command.h"
 #include "apps/generate_command.h"
@@ -34,6 +35,7 @@ int RunCli(int argc, char** argv) {
   AddGenerateCommand(app, &exit_code);
   AddChatCommand(app, &exit_code);
   AddLogitsCommand(app, &exit_code);
+  AddBenchCommand(app, &exit_code);
   // Logging must be set up before any subcommand runs: parse_complete_callback runs after
   // parsing and before the subcommands' callbacks.
   app.parse_complete_callback([&] {

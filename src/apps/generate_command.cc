@@ -18,6 +18,7 @@ struct GenerateArgs {
   int max_tokens = 0;
   int context = 0;
   bool chat = false;
+  ComputeArgs compute;
 };
 
 // Without --chat: the raw text, with BOS when the tokenizer adds one; an empty text starts from
@@ -53,8 +54,9 @@ int RunGenerate(const GenerateArgs& a) {
   }
   // No more KV cache than this one sequence can use.
   const int64_t needed = static_cast<int64_t>(prompt->size()) + a.max_tokens;
+  Compute compute = MakeCompute(m->model, a.compute);
   std::optional<runtime::GreedyGenerator> gen =
-      CreateGeneratorOrReport(*m, std::min<int64_t>(needed, a.context));
+      CreateGeneratorOrReport(*m, std::min<int64_t>(needed, a.context), compute.forward.get());
   if (!gen) return 1;
   Result<StreamedReply> reply = GenerateAndStream(
       *gen, *m, *prompt, {.max_new_tokens = a.max_tokens, .continues_prompt = !a.chat});
@@ -77,6 +79,7 @@ void AddGenerateCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "--max-tokens", args->max_tokens);
   AddDeclaredOption(*cmd, "--context", args->context);
   AddDeclaredFlag(*cmd, "--chat", args->chat);
+  AddComputeOptions(*cmd, args->compute);
   cmd->callback([args, exit_code] { *exit_code = RunGenerate(*args); });
 }
 

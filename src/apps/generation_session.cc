@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "apps/options.h"
 #include "core/log.h"
 #include "formats/hf_config.h"
 #include "tokenizer/streaming_decoder.h"
@@ -43,11 +44,29 @@ std::optional<runtime::LoadedModel> LoadModelOrReport(const std::string& model_s
   return std::move(m).value();
 }
 
+void AddComputeOptions(CLI::App& cmd, ComputeArgs& args) {
+  AddDeclaredOption(cmd, "--threads", args.threads);
+  AddDeclaredFlag(cmd, "--reference", args.reference);
+}
+
+Compute MakeCompute(const model::Model& model, const ComputeArgs& args) {
+  Compute c;
+  c.pool = std::make_unique<ThreadPool>(args.threads > 0 ? args.threads : DefaultThreadCount());
+  c.forward = std::make_unique<model::Forward>(
+      model, *c.pool,
+      model::Forward::Options{.isa = kernels::BestIsa(), .reference = args.reference});
+  spdlog::info("compute: {} on {} threads",
+               args.reference ? "reference (scalar F32)" : kernels::IsaName(c.forward->isa()),
+               c.pool->n_threads());
+  return c;
+}
+
 std::optional<runtime::GreedyGenerator> CreateGeneratorOrReport(const runtime::LoadedModel& m,
-                                                                int64_t context) {
+                                                                int64_t context,
+                                                                model::Forward* forward) {
   const int64_t capped = std::min(context, m.model.config().max_position_embeddings);
-  Result<runtime::GreedyGenerator> gen =
-      runtime::GreedyGenerator::Create(m.model, static_cast<int32_t>(std::max<int64_t>(capped, 0)));
+  Result<runtime::GreedyGenerator> gen = runtime::GreedyGenerator::Create(
+      m.model, static_cast<int32_t>(std::max<int64_t>(capped, 0)), forward);
   if (!gen.ok()) {
     std::fprintf(stderr, "error: %s\n", gen.status().ToString().c_str());
     return std::nullopt;

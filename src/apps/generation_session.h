@@ -2,13 +2,18 @@
 // failures, sizing the generator, and streaming one reply to stdout with a summary on stderr.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 
 #include "core/status.h"
+#include "core/thread_pool.h"
+#include "model/forward.h"
 #include "runtime/greedy_generator.h"
 #include "runtime/loaded_model.h"
 #include "tokenizer/tokenizer.h"
@@ -20,10 +25,25 @@ namespace medassist::apps {
 std::optional<runtime::LoadedModel> LoadModelOrReport(const std::string& model_spec,
                                                       const std::string& tokenizer_path);
 
-// A generator for m whose context is min(context, the model's max_position_embeddings); on
-// failure prints the error and returns nullopt. m must outlive it.
+// How the model is computed: --threads and --reference.
+struct ComputeArgs {
+  int threads = 0;  // 0: DefaultThreadCount()
+  bool reference = false;
+};
+void AddComputeOptions(CLI::App& cmd, ComputeArgs& args);
+
+// The thread pool and forward pass for a model (which must outlive them).
+struct Compute {
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<model::Forward> forward;
+};
+Compute MakeCompute(const model::Model& model, const ComputeArgs& args);
+
+// A generator for m whose context is min(context, the model's max_position_embeddings), running
+// on forward; on failure prints the error and returns nullopt. m and forward must outlive it.
 std::optional<runtime::GreedyGenerator> CreateGeneratorOrReport(const runtime::LoadedModel& m,
-                                                                int64_t context);
+                                                                int64_t context,
+                                                                model::Forward* forward);
 
 struct StreamSettings {
   int32_t max_new_tokens = 256;

@@ -46,7 +46,7 @@ constexpr OptionSpec kOptions[] = {
     {"--tokenizer-files", "MEDASSIST_TOKENIZER_FILES", "", "synth-model",
      "Folder whose vocab.json, merges.txt and tokenizer_config.json are copied into the model; "
      "empty means the Qwen2.5 tokenizer bundled in assets/qwen2.5-tokenizer."},
-    {"--model", "", "", "export-gguf, generate, chat, logits",
+    {"--model", "", "", "export-gguf, generate, chat, logits, bench",
      "Hugging Face model folder (config.json of a Qwen2ForCausalLM or LlamaForCausalLM, "
      "model.safetensors or an index and its shards). generate, chat and logits also take a .gguf "
      "file, "
@@ -65,6 +65,18 @@ constexpr OptionSpec kOptions[] = {
      "Wrap the prompt in the model's chat template as a user message and generate the reply "
      "(the plain \"User: ...\\nAssistant:\" fallback, with a warning, when it has none)."},
     {"--system", "", "", "chat", "System message that starts every conversation."},
+    {"-p,--n-prompt", "", "512", "bench",
+     "Prompt tokens processed in one batch (pp test); 0 skips it."},
+    {"-n,--n-gen", "", "128", "bench",
+     "Tokens generated one at a time from an empty context (tg test); 0 skips it."},
+    {"-r,--repetitions", "", "5", "bench",
+     "Timed repetitions of each test (after one untimed warm-up); reported as mean ± stdev."},
+    {"--output", "", "md", "bench", "Result format: md (a markdown table) or json."},
+    {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench",
+     "Threads for the kernels, the calling thread included; 0: one per physical core."},
+    {"--reference", "", "off", "generate, chat, bench",
+     "Run the scalar F32 reference forward pass instead of the fast kernels (slow; the oracle "
+     "the fast path is tested against)."},
 };
 
 void FillOption(CLI::Option* opt, const OptionSpec& spec) {

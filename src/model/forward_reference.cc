@@ -104,8 +104,10 @@ void AttentionNaive(const float* q, const KvCache& kv, int64_t layer,
 
 float SiluNaive(float x) { return x / (1.0f + std::exp(-x)); }
 
-Status CheckInputs(const Model& model, const Batch& batch, const KvCache& kv,
-                   std::span<float> logits_out) {
+}  // namespace
+
+Status CheckForwardInputs(const Model& model, const Batch& batch, const KvCache& kv,
+                          std::span<float> logits_out) {
   const formats::ModelConfig& c = model.config();
   const KvCacheShape& shape = kv.shape();
   if (shape.n_layers != c.num_hidden_layers || shape.kv_dim != c.kv_dim()) {
@@ -122,6 +124,8 @@ Status CheckInputs(const Model& model, const Batch& batch, const KvCache& kv,
   }
   return Status::Ok();
 }
+
+namespace {
 
 // One decoder layer over all rows of x (n_rows, d), in place.
 void LayerNaive(const Model& model, int64_t layer, const Batch& batch, KvCache& kv,
@@ -174,7 +178,7 @@ void LayerNaive(const Model& model, int64_t layer, const Batch& batch, KvCache& 
 
 Status ForwardReference(const Model& model, const Batch& batch, KvCache& kv,
                         std::span<float> logits_out) {
-  RETURN_IF_ERROR(CheckInputs(model, batch, kv, logits_out));
+  RETURN_IF_ERROR(CheckForwardInputs(model, batch, kv, logits_out));
   const formats::ModelConfig& c = model.config();
   const ModelWeights& w = model.weights();
   const int64_t d = c.hidden_size;

@@ -24,4 +24,9 @@ namespace medassist::model {
 Status ForwardReference(const Model& model, const Batch& batch, KvCache& kv,
                         std::span<float> logits_out);
 
+// The checks both forward passes make before computing anything: a valid batch (ValidateBatch),
+// a KV cache of this model's shape, a logits buffer of n_logit_rows x vocab_size floats.
+Status CheckForwardInputs(const Model& model, const Batch& batch, const KvCache& kv,
+                          std::span<float> logits_out);
+
 }  // namespace medassist::model

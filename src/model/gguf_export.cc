@@ -1,6 +1,7 @@
 #include "model/gguf_export.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <span>
@@ -8,6 +9,7 @@
 
 #include "formats/gguf_writer.h"
 #include "formats/safetensors_model.h"
+#include "kernels/quantize.h"
 #include "model/float16.h"
 #include "model/tensor_names.h"
 #include "model/weight_layout.h"
@@ -55,6 +57,51 @@ GgmlType GgmlTypeOf(SafetensorsDtype dtype) {
   return GgmlType::kF32;
 }
 
+// What a quantised export stores a matrix as, before the fallback for rows of partial blocks.
+// hf_name's layer index decides llama.cpp's "more bits" layers for Q4_K_M: the first and last
+// eighth of the layers and every third layer in between.
+GgmlType QuantisedChoice(GgufExportType out_type, const formats::ModelConfig& c,
+                         const std::string& hf_name) {
+  if (out_type == GgufExportType::kQ8_0) return GgmlType::kQ8_0;
+  if (out_type == GgufExportType::kQ4_0) return GgmlType::kQ4_0;
+  const bool is_output = hf_name == "lm_head.weight" ||
+                         (c.tie_word_embeddings && hf_name == "model.embed_tokens.weight");
+  if (is_output) return GgmlType::kQ6_K;
+  const bool more_bits_kind = hf_name.find(".self_attn.v_proj.") != std::string::npos ||
+                              hf_name.find(".mlp.down_proj.") != std::string::npos;
+  if (!more_bits_kind) return GgmlType::kQ4_K;
+  const int64_t n = c.num_hidden_layers;
+  const int64_t layer = std::stoll(hf_name.substr(std::string("model.layers.").size()));
+  const bool more_bits = layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2;
+  return more_bits ? GgmlType::kQ6_K : GgmlType::kQ4_K;
+}
+
+GgmlType QuantisedMatrixType(GgufExportType out_type, const formats::ModelConfig& c,
+                             const std::string& hf_name, int64_t cols) {
+  const GgmlType t = QuantisedChoice(out_type, c, hf_name);
+  const int64_t block = formats::FindGgmlTypeTraits(static_cast<uint32_t>(t))->block_size;
+  if (cols % block == 0) return t;
+  return cols % 32 == 0 ? GgmlType::kQ8_0 : GgmlType::kF16;
+}
+
+bool IsQuantised(GgmlType t) {
+  return t == GgmlType::kQ8_0 || t == GgmlType::kQ4_0 || t == GgmlType::kQ4_K ||
+         t == GgmlType::kQ6_K;
+}
+
+kernels::WeightFormat FormatOf(GgmlType t) {
+  switch (t) {
+    case GgmlType::kQ8_0:
+      return kernels::WeightFormat::kQ8_0;
+    case GgmlType::kQ4_0:
+      return kernels::WeightFormat::kQ4_0;
+    case GgmlType::kQ4_K:
+      return kernels::WeightFormat::kQ4_K;
+    default:
+      return kernels::WeightFormat::kQ6_K;
+  }
+}
+
 GgmlType MatrixType(GgufExportType out_type, SafetensorsDtype stored) {
   switch (out_type) {
     case GgufExportType::kF32:
@@ -64,6 +111,9 @@ GgmlType MatrixType(GgufExportType out_type, SafetensorsDtype stored) {
     case GgufExportType::kBF16:
       return GgmlType::kBF16;
     case GgufExportType::kKeep:
+    case GgufExportType::kQ8_0:
+    case GgufExportType::kQ4_0:
+    case GgufExportType::kQ4_K_M:
       break;
   }
   return GgmlTypeOf(stored);
@@ -93,6 +143,20 @@ int64_t HfRowOfGgufRow(int64_t row, int64_t head_dim) {
 // Fills out (rows * cols elements of job.out_type) from the source, permuted and converted.
 Status ProduceTensor(const TensorJob& job, std::span<uint8_t> out) {
   const size_t in_size = formats::SafetensorsDtypeSize(job.src->dtype);
+  if (IsQuantised(job.out_type)) {
+    const kernels::WeightFormat format = FormatOf(job.out_type);
+    const int64_t row_bytes = kernels::RowBytes(format, job.cols);
+    std::vector<float> row(static_cast<size_t>(job.cols));
+    for (int64_t r = 0; r < job.rows; ++r) {
+      const int64_t src_row = job.head_dim > 0 ? HfRowOfGgufRow(r, job.head_dim) : r;
+      const uint8_t* in = job.src->data.data() + static_cast<size_t>(src_row * job.cols) * in_size;
+      for (int64_t c = 0; c < job.cols; ++c) {
+        row[static_cast<size_t>(c)] = LoadElement(in + c * in_size, job.src->dtype);
+      }
+      kernels::QuantizeRow(format, row.data(), job.cols, out.data() + r * row_bytes);
+    }
+    return Status::Ok();
+  }
   const size_t out_size = out.size() / static_cast<size_t>(job.rows * job.cols);
   const bool same_type = job.out_type == GgmlTypeOf(job.src->dtype);
   for (int64_t r = 0; r < job.rows; ++r) {
@@ -160,12 +224,23 @@ Result<TensorJob> PlanTensor(const formats::ModelConfig& config,
   job.cols = w.shape.size() == 2 ? static_cast<int64_t>(w.shape[1]) : 1;
   job.head_dim = PermuteHeadDim(config, w.name);
   // llama.cpp keeps 1-D tensors (norms, biases) in F32 whatever the file type.
-  job.out_type = w.shape.size() == 1 ? GgmlType::kF32 : MatrixType(out_type, t->dtype);
+  const bool quantised = out_type == GgufExportType::kQ8_0 || out_type == GgufExportType::kQ4_0 ||
+                         out_type == GgufExportType::kQ4_K_M;
+  if (w.shape.size() == 1) {
+    job.out_type = GgmlType::kF32;
+  } else {
+    job.out_type = quantised ? QuantisedMatrixType(out_type, config, w.name, job.cols)
+                             : MatrixType(out_type, t->dtype);
+  }
   return job;
 }
 
-// general.file_type: the majority matrix type (0 F32, 1 F16, 32 BF16 = LLAMA_FTYPE_MOSTLY_BF16).
-uint32_t FileType(const std::vector<TensorJob>& jobs) {
+// general.file_type: llama.cpp's LLAMA_FTYPE of the export: the quantised mixes by name (7 Q8_0,
+// 2 Q4_0, 15 Q4_K_M), else the majority matrix type (0 F32, 1 F16, 32 BF16).
+uint32_t FileType(const std::vector<TensorJob>& jobs, GgufExportType out_type) {
+  if (out_type == GgufExportType::kQ8_0) return 7;
+  if (out_type == GgufExportType::kQ4_0) return 2;
+  if (out_type == GgufExportType::kQ4_K_M) return 15;
   size_t n_f32 = 0, n_f16 = 0, n_bf16 = 0;
   for (const TensorJob& j : jobs) {
     if (j.dims.size() < 2) continue;
@@ -292,8 +367,13 @@ Result<GgufExportType> ParseGgufExportType(std::string_view name) {
   if (name == "f32") return GgufExportType::kF32;
   if (name == "f16") return GgufExportType::kF16;
   if (name == "bf16") return GgufExportType::kBF16;
+  std::string lower(name);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (lower == "q8_0") return GgufExportType::kQ8_0;
+  if (lower == "q4_0") return GgufExportType::kQ4_0;
+  if (lower == "q4_k_m") return GgufExportType::kQ4_K_M;
   return InvalidArgument("output type '" + std::string(name) +
-                         "' is not one of keep, f32, f16, bf16");
+                         "' is not one of keep, f32, f16, bf16, q8_0, q4_0, q4_k_m");
 }
 
 Result<GgufExportSummary> ExportGguf(const GgufExportOptions& o) {
@@ -313,7 +393,7 @@ Result<GgufExportSummary> ExportGguf(const GgufExportOptions& o) {
   ASSIGN_OR_RETURN(TokenizerSpec spec, LoadSpec(o));
 
   summary.arch = config.architecture == formats::Architecture::kQwen2 ? "qwen2" : "llama";
-  summary.file_type = FileType(jobs);
+  summary.file_type = FileType(jobs, o.out_type);
   GgufWriter w;
   AddModelMetadata(config, summary.arch, FolderName(o.model_dir), summary.file_type, w);
   RETURN_IF_ERROR(AddTokenizerMetadata(spec, config.vocab_size, w));
@@ -328,8 +408,9 @@ Result<GgufExportSummary> ExportGguf(const GgufExportOptions& o) {
   RETURN_IF_ERROR(w.WriteToFile(o.out_path));  // st and jobs outlive the write: views stay valid
   summary.n_tensors = jobs.size();
   for (const TensorJob& job : jobs) {
-    summary.tensor_bytes +=
-        static_cast<uint64_t>(job.rows * job.cols) * (job.out_type == GgmlType::kF32 ? 4 : 2);
+    Result<formats::GgmlTensorSize> size =
+        formats::ComputeGgmlTensorSize(static_cast<uint32_t>(job.out_type), job.dims);
+    if (size.ok()) summary.tensor_bytes += size->n_bytes;
   }
   summary.file_bytes = fs::file_size(o.out_path, ec);
   return summary;

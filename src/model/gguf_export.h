@@ -25,10 +25,17 @@
 
 namespace medassist::model {
 
-// Matrix storage type of the exported file; kKeep writes each matrix in its stored type.
-enum class GgufExportType { kKeep, kF32, kF16, kBF16 };
+// Matrix storage type of the exported file; kKeep writes each matrix in its stored type. The
+// quantised types pick a type per tensor (QuantisedMatrixType): kQ8_0 and kQ4_0 all matrices,
+// kQ4_K_M llama.cpp's Q4_K_M recipe (Q4_K, with Q6_K for the output head and for attn_v /
+// ffn_down in the layers where llama.cpp gives them more bits). A matrix whose rows are not whole
+// blocks of its type (Qwen2.5-0.5B's 896-wide rows for the 256-element K blocks) falls back to
+// Q8_0 (llama.cpp uses Q5_0 and Q8_0, which this build does not run; Q8_0 is the larger, more
+// exact choice).
+enum class GgufExportType { kKeep, kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K_M };
 
-// "keep", "f32", "f16", "bf16"; anything else is InvalidArgument naming the choices.
+// "keep", "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m" (any case); anything else is
+// InvalidArgument naming the choices.
 Result<GgufExportType> ParseGgufExportType(std::string_view name);
 
 struct GgufExportOptions {

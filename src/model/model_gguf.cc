@@ -20,11 +20,18 @@ Result<WeightType> WeightTypeOf(const formats::GgufTensorInfo& t, const std::str
       return WeightType::kF16;
     case formats::GgmlType::kBF16:
       return WeightType::kBF16;
+    case formats::GgmlType::kQ8_0:
+      return WeightType::kQ8_0;
+    case formats::GgmlType::kQ4_0:
+      return WeightType::kQ4_0;
+    case formats::GgmlType::kQ4_K:
+      return WeightType::kQ4_K;
+    case formats::GgmlType::kQ6_K:
+      return WeightType::kQ6_K;
     default:
       return Unimplemented(path + ": tensor '" + std::string(t.name) + "' has type " +
                            std::string(formats::GgmlTypeName(t.type)) +
-                           "; this build runs F32, F16 and BF16 GGUF files (quantised types " +
-                           "come with the quantised kernels)");
+                           "; this build runs F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K tensors");
   }
 }
 
@@ -46,6 +53,12 @@ Result<Weight> ToWeight(const formats::GgufTensorInfo& t, const std::string& hf_
                     std::to_string(t.dims.size()) + " dimensions; model weights have 1 or 2");
   }
   w.data = t.data.data();
+  const bool is_float =
+      type == WeightType::kF32 || type == WeightType::kF16 || type == WeightType::kBF16;
+  if (!is_float && w.rows == 1) {
+    return Unimplemented(path + ": tensor '" + w.name + "' is a block-quantised vector; norms " +
+                         "and biases must be F32, F16 or BF16");
+  }
   return w;
 }
 

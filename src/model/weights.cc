@@ -3,26 +3,16 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "kernels/dequantize.h"
+#include "model/float16.h"
 
 namespace medassist::model {
 
-const char* WeightTypeName(WeightType type) {
-  switch (type) {
-    case WeightType::kF32:
-      return "F32";
-    case WeightType::kF16:
-      return "F16";
-    case WeightType::kBF16:
-      return "BF16";
-  }
-  return "?";
-}
-
-size_t WeightTypeSize(WeightType type) { return type == WeightType::kF32 ? 4 : 2; }
-
 float Weight::At(int64_t i) const {
   DCHECK(data != nullptr && i >= 0 && i < n_elements());
-  const uint8_t* p = data + i * static_cast<int64_t>(WeightTypeSize(type));
+  CHECK(type == WeightType::kF32 || type == WeightType::kF16 || type == WeightType::kBF16)
+      << name << ": element access to a " << kernels::Traits(type).name << " tensor";
+  const uint8_t* p = data + i * (type == WeightType::kF32 ? 4 : 2);
   if (type == WeightType::kF32) {
     float v;
     std::memcpy(&v, p, sizeof(v));
@@ -36,10 +26,14 @@ float Weight::At(int64_t i) const {
 void Weight::RowToFloat(int64_t r, float* out) const {
   DCHECK(r >= 0 && r < rows);
   if (type == WeightType::kF32) {
-    std::memcpy(out, data + r * cols * 4, static_cast<size_t>(cols) * 4);
+    std::memcpy(out, row(r), static_cast<size_t>(cols) * 4);
     return;
   }
-  for (int64_t c = 0; c < cols; ++c) out[c] = At(r * cols + c);
+  if (type == WeightType::kF16 || type == WeightType::kBF16) {
+    for (int64_t c = 0; c < cols; ++c) out[c] = At(r * cols + c);
+    return;
+  }
+  kernels::DequantizeRow(type, row(r), cols, out);
 }
 
 }  // namespace medassist::model

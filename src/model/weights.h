@@ -8,19 +8,18 @@
 #include <string>
 #include <vector>
 
-#include "model/float16.h"
+#include "kernels/weight_format.h"
 
 namespace medassist::model {
 
-// Element types the model computes from. Quantised GGUF block types arrive with the kernels.
-enum class WeightType { kF32, kF16, kBF16 };
-
-const char* WeightTypeName(WeightType type);
-size_t WeightTypeSize(WeightType type);
+// Element types the model computes from: the kernels' weight formats (F32, F16, BF16 and the
+// GGUF block-quantised Q8_0, Q4_0, Q4_K, Q6_K).
+using WeightType = kernels::WeightFormat;
 
 // A tensor view. Matrices are (rows, cols) row-major in PyTorch order: a Linear weight is
-// (d_out, d_in), an embedding (vocab, hidden). Vectors have rows == 1. The bytes may be unaligned
-// (safetensors does not align), so elements are read with memcpy.
+// (d_out, d_in), an embedding (vocab, hidden); a row is kernels::RowBytes(type, cols) bytes (whole
+// blocks for quantised types). Vectors have rows == 1. The bytes may be unaligned (safetensors
+// does not align), so elements are read with memcpy.
 struct Weight {
   std::string name;  // as in the file, for messages
   WeightType type = WeightType::kF32;
@@ -30,9 +29,12 @@ struct Weight {
 
   bool present() const { return data != nullptr; }
   int64_t n_elements() const { return rows * cols; }
-  // Element i of the row-major data, converted to float.
+  int64_t row_bytes() const { return kernels::RowBytes(type, cols); }
+  const uint8_t* row(int64_t r) const { return data + r * row_bytes(); }
+  // Element i of the row-major data, converted to float. Float types only (vectors: norms and
+  // biases, which GGUF files always store as F32).
   float At(int64_t i) const;
-  // Row r converted to float: out has cols elements.
+  // Row r converted to float (dequantised for block types): out has cols elements.
   void RowToFloat(int64_t r, float* out) const;
 };
 

@@ -43,7 +43,8 @@ int32_t Argmax(std::span<const float> logits) {
   return best;
 }
 
-Result<GreedyGenerator> GreedyGenerator::Create(const model::Model& model, int32_t context) {
+Result<GreedyGenerator> GreedyGenerator::Create(const model::Model& model, int32_t context,
+                                                model::Forward* forward) {
   if (context <= 0) {
     return InvalidArgument("context must be at least 1 token, got " + std::to_string(context));
   }
@@ -53,11 +54,12 @@ Result<GreedyGenerator> GreedyGenerator::Create(const model::Model& model, int32
   const int32_t n_blocks = (n_ctx + block - 1) / block;
   ASSIGN_OR_RETURN(model::KvCache kv,
                    model::KvCache::Create(model::KvCacheShape::ForModel(model.config(), n_blocks)));
-  return GreedyGenerator(model, std::move(kv), n_ctx);
+  return GreedyGenerator(model, forward, std::move(kv), n_ctx);
 }
 
-GreedyGenerator::GreedyGenerator(const model::Model& model, model::KvCache kv, int32_t context)
-    : model_(&model), kv_(std::move(kv)), context_(context) {
+GreedyGenerator::GreedyGenerator(const model::Model& model, model::Forward* forward,
+                                 model::KvCache kv, int32_t context)
+    : model_(&model), forward_(forward), kv_(std::move(kv)), context_(context) {
   std::vector<int32_t> table(static_cast<size_t>(kv_.shape().n_blocks));
   for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);
   batch_.block_tables.push_back(std::move(table));
@@ -77,7 +79,7 @@ Status GreedyGenerator::Prefill(std::span<const int32_t> prompt) {
     }
     const bool last = end == prompt.size();
     std::span<float> out = last ? std::span<float>(logits_) : std::span<float>();
-    RETURN_IF_ERROR(model::ForwardReference(*model_, batch_, kv_, out));
+    RETURN_IF_ERROR(Run(out));
   }
   return Status::Ok();
 }
@@ -85,7 +87,12 @@ Status GreedyGenerator::Prefill(std::span<const int32_t> prompt) {
 Status GreedyGenerator::DecodeStep(int32_t token, int32_t pos) {
   batch_.rows.clear();
   batch_.rows.push_back({.seq = 0, .token = token, .pos = pos, .logits = true});
-  return model::ForwardReference(*model_, batch_, kv_, logits_);
+  return Run(logits_);
+}
+
+Status GreedyGenerator::Run(std::span<float> logits) {
+  if (forward_ != nullptr) return forward_->Run(batch_, kv_, logits);
+  return model::ForwardReference(*model_, batch_, kv_, logits);
 }
 
 Result<GenerateResult> GreedyGenerator::Generate(std::span<const int32_t> prompt,

@@ -15,6 +15,7 @@
 
 #include "core/status.h"
 #include "model/batch.h"
+#include "model/forward.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 
@@ -49,9 +50,11 @@ struct GenerateResult {
 class GreedyGenerator {
  public:
   // context: the most tokens (prompt + generated) one Generate call may hold; capped at the
-  // model's max_position_embeddings. The model must outlive the generator and stay where it
-  // is (it is held by address).
-  static Result<GreedyGenerator> Create(const model::Model& model, int32_t context);
+  // model's max_position_embeddings. forward runs the model (the fast path, or the reference);
+  // nullptr: ForwardReference. The model and forward must outlive the generator and stay where
+  // they are (they are held by address).
+  static Result<GreedyGenerator> Create(const model::Model& model, int32_t context,
+                                        model::Forward* forward = nullptr);
 
   int32_t context() const { return context_; }
 
@@ -62,13 +65,16 @@ class GreedyGenerator {
   Result<GenerateResult> Generate(std::span<const int32_t> prompt, const GenerateOptions& options);
 
  private:
-  GreedyGenerator(const model::Model& model, model::KvCache kv, int32_t context);
+  GreedyGenerator(const model::Model& model, model::Forward* forward, model::KvCache kv,
+                  int32_t context);
+  Status Run(std::span<float> logits);
   // Runs prompt through the model in chunks; leaves the last row's logits in logits_.
   Status Prefill(std::span<const int32_t> prompt);
   // One decode row: token at pos; leaves its logits in logits_.
   Status DecodeStep(int32_t token, int32_t pos);
 
   const model::Model* model_;
+  model::Forward* forward_;  // nullptr: ForwardReference
   model::KvCache kv_;
   int32_t context_;
   model::Batch batch_;         // one sequence; block_tables[0] lists every block of kv_

@@ -133,21 +133,21 @@ std::string EditedStoriesGguf(const TempDir& dir, const GgufEdits& edits) {
   return path;
 }
 
-TEST(ModelOpen, QuantisedGgufTensorIsRefusedClearly) {
+TEST(ModelOpen, UnsupportedQuantisedGgufTypeIsRefusedClearly) {
   TempDir dir;
   const std::string path = EditedStoriesGguf(
       dir, {.replace_key = nullptr,
             .replace_tensor = [](const formats::GgufTensorInfo& t, formats::GgufWriter& w) {
               if (t.name != "blk.0.ffn_up.weight") return false;
-              // Q8_0: 32 values in 34 bytes (f16 scale + 32 int8); dims {64, 172}.
-              const std::vector<uint8_t> bytes(64 / 32 * 34 * 172, 0);
-              w.AddTensor(t.name, formats::GgmlType::kQ8_0, t.dims, bytes);
+              // Q5_0: 32 values in 22 bytes, a type the kernels do not run; dims {64, 172}.
+              const std::vector<uint8_t> bytes(64 / 32 * 22 * 172, 0);
+              w.AddTensor(t.name, formats::GgmlType::kQ5_0, t.dims, bytes);
               return true;
             }});
   const Status s = OpenStatus(path);
   EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
-  EXPECT_THAT(s.message(), HasSubstr("'blk.0.ffn_up.weight' has type Q8_0"));
-  EXPECT_THAT(s.message(), HasSubstr("F32, F16 and BF16"));
+  EXPECT_THAT(s.message(), HasSubstr("'blk.0.ffn_up.weight' has type Q5_0"));
+  EXPECT_THAT(s.message(), HasSubstr("F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K"));
 }
 
 TEST(ModelOpen, UnsupportedGgufArchitectureIsRefused) {

@@ -1,0 +1,214 @@
+#include "apps/bench_command.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "apps/generation_session.h"
+#include "apps/options.h"
+#include "model/model_path.h"
+
+namespace medassist::apps {
+namespace {
+
+struct BenchArgs {
+  std::string model, output;
+  int n_prompt = 0, n_gen = 0, repetitions = 0;
+  ComputeArgs compute;
+};
+
+struct Stats {
+  double mean = 0, stdev = 0;
+};
+
+Stats MeanStdev(const std::vector<double>& v) {
+  Stats s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  for (double x : v) s.stdev += (x - s.mean) * (x - s.mean);
+  s.stdev = v.size() > 1 ? std::sqrt(s.stdev / static_cast<double>(v.size() - 1)) : 0.0;
+  return s;
+}
+
+// Bytes of every weight tensor (tied output counted once).
+uint64_t WeightBytes(const model::ModelWeights& w) {
+  auto bytes = [](const model::Weight& t) -> uint64_t {
+    return t.present() ? static_cast<uint64_t>(t.rows * t.row_bytes()) : 0;
+  };
+  uint64_t total = bytes(w.token_embedding) + bytes(w.final_norm);
+  if (w.output.data != w.token_embedding.data) total += bytes(w.output);
+  for (const model::LayerWeights& l : w.layers) {
+    for (const model::Weight* t :
+         {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv, &l.bo, &l.ffn_norm,
+          &l.w_gate, &l.w_up, &l.w_down, &l.b_gate, &l.b_up, &l.b_down}) {
+      total += bytes(*t);
+    }
+  }
+  return total;
+}
+
+// One sequence in a KV cache of its own, driven the way llama-bench does: random tokens, pp as one
+// batch with logits for the last row, tg as single-token steps from an empty context.
+class BenchRunner {
+ public:
+  BenchRunner(const model::Model& m, model::Forward& forward, model::KvCache kv)
+      : model_(m), forward_(forward), kv_(std::move(kv)) {
+    batch_.block_tables.emplace_back();
+    for (int32_t b = 0; b < kv_.shape().n_blocks; ++b) batch_.block_tables[0].push_back(b);
+    logits_.resize(static_cast<size_t>(m.config().vocab_size));
+  }
+
+  // Seconds for one pass.
+  Result<double> PromptPass(int32_t n) {
+    batch_.rows.clear();
+    for (int32_t i = 0; i < n; ++i) batch_.rows.push_back({0, RandomToken(), i, i + 1 == n});
+    const auto start = std::chrono::steady_clock::now();
+    RETURN_IF_ERROR(forward_.Run(batch_, kv_, logits_));
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  Result<double> GenerationPass(int32_t n) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int32_t i = 0; i < n; ++i) {
+      batch_.rows = {{0, RandomToken(), i, true}};
+      RETURN_IF_ERROR(forward_.Run(batch_, kv_, logits_));
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+ private:
+  int32_t RandomToken() {
+    return std::uniform_int_distribution<int32_t>(
+        0, static_cast<int32_t>(model_.config().vocab_size - 1))(rng_);
+  }
+
+  const model::Model& model_;
+  model::Forward& forward_;
+  model::KvCache kv_;
+  model::Batch batch_;
+  std::vector<float> logits_;
+  std::mt19937 rng_{42};
+};
+
+struct TestResult {
+  std::string name;  // "pp512", "tg128"
+  int n_tokens;
+  Stats tokens_per_s;
+};
+
+// Tokens/s over repetitions, after one untimed warm-up pass.
+Result<TestResult> RunTest(BenchRunner& runner, bool prompt, int n, int repetitions) {
+  auto pass = [&]() { return prompt ? runner.PromptPass(n) : runner.GenerationPass(n); };
+  ASSIGN_OR_RETURN(double warmup, pass());
+  (void)warmup;
+  std::vector<double> rates;
+  for (int r = 0; r < repetitions; ++r) {
+    ASSIGN_OR_RETURN(double seconds, pass());
+    rates.push_back(n / seconds);
+  }
+  return TestResult{(prompt ? "pp" : "tg") + std::to_string(n), n, MeanStdev(rates)};
+}
+
+double PeakRssMb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+void Print(const BenchArgs& a, const model::Model& m, const Compute& c,
+           const std::vector<TestResult>& results) {
+  const double size_gib = static_cast<double>(WeightBytes(m.weights())) / (1 << 30);
+  const double params_b = static_cast<double>(formats::CountParameters(m.config())) / 1e9;
+  const std::string backend =
+      a.compute.reference ? "reference" : std::string("CPU ") + kernels::IsaName(c.forward->isa());
+  if (a.output == "json") {
+    nlohmann::json out = nlohmann::json::array();
+    for (const TestResult& r : results) {
+      out.push_back({{"model", m.path()},
+                     {"size_gib", size_gib},
+                     {"params_b", params_b},
+                     {"backend", backend},
+                     {"threads", c.pool->n_threads()},
+                     {"test", r.name},
+                     {"t_s_mean", r.tokens_per_s.mean},
+                     {"t_s_stdev", r.tokens_per_s.stdev},
+                     {"peak_rss_mb", PeakRssMb()}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("| model | size | params | backend | threads | test | t/s |\n");
+  std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+  for (const TestResult& r : results) {
+    std::printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f |\n", m.path().c_str(),
+                size_gib, params_b, backend.c_str(), c.pool->n_threads(), r.name.c_str(),
+                r.tokens_per_s.mean, r.tokens_per_s.stdev);
+  }
+  std::printf("\npeak RSS: %.0f MB\n", PeakRssMb());
+}
+
+int RunBench(const BenchArgs& a) {
+  if (a.n_prompt < 0 || a.n_gen < 0 || a.repetitions < 1 || (a.n_prompt == 0 && a.n_gen == 0)) {
+    std::fprintf(stderr, "error: bench needs -p >= 0, -n >= 0 (not both 0) and -r >= 1\n");
+    return 1;
+  }
+  if (a.output != "md" && a.output != "json") {
+    std::fprintf(stderr, "error: --output must be md or json, not '%s'\n", a.output.c_str());
+    return 1;
+  }
+  Result<std::string> path = model::ResolveModelPath(a.model);
+  Result<model::Model> m = path.ok() ? model::Model::Open(*path) : path.status();
+  const int32_t n_ctx = std::max(a.n_prompt, a.n_gen);
+  if (m.ok() && n_ctx > m->config().max_position_embeddings) {
+    m = InvalidArgument("-p/-n exceed the model's context of " +
+                        std::to_string(m->config().max_position_embeddings));
+  }
+  if (!m.ok()) {
+    std::fprintf(stderr, "error: %s\n", m.status().ToString().c_str());
+    return 1;
+  }
+  Compute compute = MakeCompute(*m, a.compute);
+  const int32_t block = model::kDefaultKvBlockSize;
+  Result<model::KvCache> kv = model::KvCache::Create(
+      model::KvCacheShape::ForModel(m->config(), (n_ctx + block - 1) / block));
+  if (!kv.ok()) {
+    std::fprintf(stderr, "error: %s\n", kv.status().ToString().c_str());
+    return 1;
+  }
+  BenchRunner runner(*m, *compute.forward, std::move(kv).value());
+  std::vector<TestResult> results;
+  for (bool prompt : {true, false}) {
+    const int n = prompt ? a.n_prompt : a.n_gen;
+    if (n == 0) continue;
+    Result<TestResult> r = RunTest(runner, prompt, n, a.repetitions);
+    if (!r.ok()) {
+      std::fprintf(stderr, "error: %s\n", r.status().ToString().c_str());
+      return 1;
+    }
+    results.push_back(*r);
+  }
+  Print(a, *m, compute, results);
+  return 0;
+}
+
+}  // namespace
+
+void AddBenchCommand(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Prompt processing and generation speed (tokens/s), in the manner of llama-bench");
+  AddDeclaredOption(*cmd, "--model", args->model)->required();
+  AddDeclaredOption(*cmd, "-p,--n-prompt", args->n_prompt);
+  AddDeclaredOption(*cmd, "-n,--n-gen", args->n_gen);
+  AddDeclaredOption(*cmd, "-r,--repetitions", args->repetitions);
+  AddDeclaredOption(*cmd, "--output", args->output);
+  AddComputeOptions(*cmd, args->compute);
+  cmd->callback([args, exit_code] { *exit_code = RunBench(*args); });
+}
+
+}  // namespace medassist::apps

@@ -1,0 +1,203 @@
+#include "model/forward.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "model/forward_reference.h"
+
+namespace medassist::model {
+namespace {
+
+// RMSNorm: out = x / sqrt(mean(x^2) + eps) * weight, per row of d values.
+void RmsNorm(const float* x, const Weight& weight, float eps, int64_t n_rows, int64_t d,
+             float* out) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* x_r = x + r * d;
+    float sum_squares = 0.0f;
+    for (int64_t i = 0; i < d; ++i) sum_squares += x_r[i] * x_r[i];
+    const float scale = 1.0f / std::sqrt(sum_squares / static_cast<float>(d) + eps);
+    for (int64_t i = 0; i < d; ++i) out[r * d + i] = x_r[i] * scale * weight.At(i);
+  }
+}
+
+// RoPE as in forward_reference.cc (the same angles, computed in double).
+void Rope(float* x, int64_t n_heads, int64_t head_dim, int32_t pos, double theta, RopeStyle style) {
+  const int64_t half = head_dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const double angle =
+        pos * std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+    const float c = static_cast<float>(std::cos(angle));
+    const float s = static_cast<float>(std::sin(angle));
+    const int64_t a = style == RopeStyle::kRotateHalf ? i : 2 * i;
+    const int64_t b = style == RopeStyle::kRotateHalf ? i + half : 2 * i + 1;
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* head = x + h * head_dim;
+      const float x0 = head[a];
+      const float x1 = head[b];
+      head[a] = x0 * c - x1 * s;
+      head[b] = x0 * s + x1 * c;
+    }
+  }
+}
+
+template <typename T>
+void GrowTo(std::vector<T>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+}
+
+}  // namespace
+
+Forward::Forward(const Model& model, ThreadPool& pool, const Options& options)
+    : model_(model),
+      pool_(pool),
+      isa_(options.isa),
+      reference_(options.reference),
+      f32_dot_(&kernels::SelectDotKernel(kernels::WeightFormat::kF32, options.isa)) {
+  const ModelWeights& w = model.weights();
+  for (const LayerWeights& l : w.layers) {
+    layers_.push_back({MakeLinear(l.wq, l.bq), MakeLinear(l.wk, l.bk), MakeLinear(l.wv, l.bv),
+                       MakeLinear(l.wo, l.bo), MakeLinear(l.w_gate, l.b_gate),
+                       MakeLinear(l.w_up, l.b_up), MakeLinear(l.w_down, l.b_down)});
+  }
+  output_ = MakeLinear(w.output, Weight{});
+}
+
+Forward::Linear Forward::MakeLinear(const Weight& weight, const Weight& bias) const {
+  return {&weight, bias.present() ? &bias : nullptr, &kernels::SelectDotKernel(weight.type, isa_)};
+}
+
+void Forward::Project(const Linear& linear, const float* x, int64_t n, float* y) {
+  const Weight& w = *linear.weight;
+  kernels::Matmul(pool_, *linear.kernel, w.data, w.rows, w.cols, x, n, y, workspace_);
+  if (linear.bias == nullptr) return;
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t o = 0; o < w.rows; ++o) y[r * w.rows + o] += linear.bias->At(o);
+  }
+}
+
+void Forward::Grow(int64_t n) {
+  const formats::ModelConfig& c = model_.config();
+  GrowTo(x_, n * c.hidden_size);
+  GrowTo(h_, n * c.hidden_size);
+  GrowTo(q_, n * c.q_dim());
+  GrowTo(k_, n * c.kv_dim());
+  GrowTo(v_, n * c.kv_dim());
+  GrowTo(attn_, n * c.q_dim());
+  GrowTo(gate_, n * c.intermediate_size);
+  GrowTo(up_, n * c.intermediate_size);
+  GrowTo(selected_, n * c.hidden_size);
+}
+
+// Causal attention of every (row, head) over positions 0..pos of the row's sequence, split over
+// the pool. Each task's order is fixed: scores in position order, softmax, then V in position
+// order, so the result does not depend on the batch or the split.
+void Forward::Attention(int64_t layer, const Batch& batch, const KvCache& kv) {
+  const formats::ModelConfig& c = model_.config();
+  const int64_t n_heads = c.num_attention_heads;
+  const int64_t head_dim = c.head_dim;
+  const int64_t group = n_heads / c.num_key_value_heads;
+  const int32_t block_size = kv.shape().block_size;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const int64_t n_tasks = static_cast<int64_t>(batch.rows.size()) * n_heads;
+  pool_.ParallelFor(n_tasks, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> scores;
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t r = task / n_heads;
+      const int64_t h = task % n_heads;
+      const BatchRow& row = batch.rows[static_cast<size_t>(r)];
+      const std::vector<int32_t>& table = batch.block_tables[static_cast<size_t>(row.seq)];
+      const float* q = &q_[static_cast<size_t>(r * c.q_dim() + h * head_dim)];
+      const int64_t kv_offset = (h / group) * head_dim;
+      GrowTo(scores, row.pos + 1);
+      float max_score = -INFINITY;
+      for (int32_t t = 0; t <= row.pos; ++t) {
+        const float* k = kv.Key(table[t / block_size], layer, t % block_size) + kv_offset;
+        const float s = f32_dot_->dot(k, q, head_dim) * scale;
+        scores[static_cast<size_t>(t)] = s;
+        max_score = std::max(max_score, s);
+      }
+      float sum = 0.0f;
+      for (int32_t t = 0; t <= row.pos; ++t) {
+        scores[static_cast<size_t>(t)] = std::exp(scores[static_cast<size_t>(t)] - max_score);
+        sum += scores[static_cast<size_t>(t)];
+      }
+      float* out = &attn_[static_cast<size_t>(r * c.q_dim() + h * head_dim)];
+      std::fill(out, out + head_dim, 0.0f);
+      const float inv_sum = 1.0f / sum;
+      for (int32_t t = 0; t <= row.pos; ++t) {
+        const float* v = kv.Value(table[t / block_size], layer, t % block_size) + kv_offset;
+        const float p = scores[static_cast<size_t>(t)] * inv_sum;
+        for (int64_t i = 0; i < head_dim; ++i) out[i] += p * v[i];
+      }
+    }
+  });
+}
+
+void Forward::Layer(int64_t layer, const Batch& batch, KvCache& kv) {
+  const formats::ModelConfig& c = model_.config();
+  const LayerWeights& w = model_.weights().layers[static_cast<size_t>(layer)];
+  const LayerLinears& lin = layers_[static_cast<size_t>(layer)];
+  const int64_t n = static_cast<int64_t>(batch.rows.size());
+  const int64_t d = c.hidden_size;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+
+  // Attention block.
+  RmsNorm(x_.data(), w.attn_norm, eps, n, d, h_.data());
+  Project(lin.q, h_.data(), n, q_.data());
+  Project(lin.k, h_.data(), n, k_.data());
+  Project(lin.v, h_.data(), n, v_.data());
+  for (int64_t r = 0; r < n; ++r) {
+    const BatchRow& row = batch.rows[static_cast<size_t>(r)];
+    Rope(&q_[r * c.q_dim()], c.num_attention_heads, c.head_dim, row.pos, c.rope_theta,
+         model_.rope_style());
+    Rope(&k_[r * c.kv_dim()], c.num_key_value_heads, c.head_dim, row.pos, c.rope_theta,
+         model_.rope_style());
+    const int32_t block = batch.block_tables[static_cast<size_t>(row.seq)]
+                                            [static_cast<size_t>(row.pos / kv.shape().block_size)];
+    const int32_t slot = row.pos % kv.shape().block_size;
+    std::copy_n(&k_[r * c.kv_dim()], c.kv_dim(), kv.Key(block, layer, slot));
+    std::copy_n(&v_[r * c.kv_dim()], c.kv_dim(), kv.Value(block, layer, slot));
+  }
+  Attention(layer, batch, kv);
+  Project(lin.o, attn_.data(), n, h_.data());
+  for (int64_t i = 0; i < n * d; ++i) x_[i] += h_[i];
+
+  // SwiGLU MLP block: down(silu(gate(h)) * up(h)).
+  RmsNorm(x_.data(), w.ffn_norm, eps, n, d, h_.data());
+  Project(lin.gate, h_.data(), n, gate_.data());
+  Project(lin.up, h_.data(), n, up_.data());
+  for (int64_t i = 0; i < n * c.intermediate_size; ++i) {
+    gate_[i] = gate_[i] / (1.0f + std::exp(-gate_[i])) * up_[i];
+  }
+  Project(lin.down, gate_.data(), n, h_.data());
+  for (int64_t i = 0; i < n * d; ++i) x_[i] += h_[i];
+}
+
+Status Forward::Run(const Batch& batch, KvCache& kv, std::span<float> logits_out) {
+  if (reference_) return ForwardReference(model_, batch, kv, logits_out);
+  RETURN_IF_ERROR(CheckForwardInputs(model_, batch, kv, logits_out));
+  const formats::ModelConfig& c = model_.config();
+  const int64_t d = c.hidden_size;
+  const int64_t n = static_cast<int64_t>(batch.rows.size());
+  Grow(n);
+  for (int64_t r = 0; r < n; ++r) {
+    model_.weights().token_embedding.RowToFloat(batch.rows[static_cast<size_t>(r)].token,
+                                                &x_[r * d]);
+  }
+  for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) Layer(layer, batch, kv);
+
+  // Final norm and output head, only for the rows that asked for logits.
+  int64_t n_logits = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    if (!batch.rows[static_cast<size_t>(r)].logits) continue;
+    std::copy_n(&x_[r * d], d, &selected_[n_logits * d]);
+    ++n_logits;
+  }
+  if (n_logits == 0) return Status::Ok();
+  RmsNorm(selected_.data(), model_.weights().final_norm, static_cast<float>(c.rms_norm_eps),
+          n_logits, d, h_.data());
+  Project(output_, h_.data(), n_logits, logits_out.data());
+  return Status::Ok();
+}
+
+}  // namespace medassist::model
