@@ -5,53 +5,22 @@
 
 #include "kernels/dot_float.h"
 #include "kernels/dot_registry.h"
+#include "kernels/fp16.h"
 
 namespace medassist::kernels {
 namespace {
-
-// IEEE binary16 -> float, exact (subnormals, infinities and NaN included).
-float HalfToFloat(uint16_t h) {
-  const uint32_t sign = uint32_t{h & 0x8000u} << 16;
-  uint32_t exponent = (h >> 10) & 0x1Fu;
-  uint32_t mantissa = h & 0x3FFu;
-  uint32_t bits = 0;
-  if (exponent == 0x1F) {
-    bits = sign | 0x7F800000u | (mantissa << 13);
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa != 0) {  // subnormal: normalise
-    exponent = 113;
-    while ((mantissa & 0x400u) == 0) {
-      mantissa <<= 1;
-      --exponent;
-    }
-    bits = sign | (exponent << 23) | ((mantissa & 0x3FFu) << 13);
-  } else {
-    bits = sign;
-  }
-  float out;
-  std::memcpy(&out, &bits, sizeof(out));
-  return out;
-}
-
-float BF16ToFloat(uint16_t b) {
-  const uint32_t bits = uint32_t{b} << 16;
-  float out;
-  std::memcpy(&out, &bits, sizeof(out));
-  return out;
-}
 
 struct F32 {
   static float Load(const void* w, int64_t i) { return static_cast<const float*>(w)[i]; }
 };
 struct F16 {
   static float Load(const void* w, int64_t i) {
-    return HalfToFloat(static_cast<const uint16_t*>(w)[i]);
+    return F16ToF32(static_cast<const uint16_t*>(w)[i]);
   }
 };
 struct BF16 {
   static float Load(const void* w, int64_t i) {
-    return BF16ToFloat(static_cast<const uint16_t*>(w)[i]);
+    return BF16ToF32(static_cast<const uint16_t*>(w)[i]);
   }
 };
 

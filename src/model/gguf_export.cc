@@ -9,8 +9,8 @@
 
 #include "formats/gguf_writer.h"
 #include "formats/safetensors_model.h"
+#include "kernels/fp16.h"
 #include "kernels/quantize.h"
-#include "model/float16.h"
 #include "model/tensor_names.h"
 #include "model/weight_layout.h"
 #include "tokenizer/loaders.h"
@@ -39,7 +39,7 @@ float LoadElement(const uint8_t* p, SafetensorsDtype dtype) {
   }
   uint16_t h;
   std::memcpy(&h, p, sizeof h);
-  return dtype == SafetensorsDtype::kF16 ? HalfToFloat(h) : BF16ToFloat(h);
+  return dtype == SafetensorsDtype::kF16 ? kernels::F16ToF32(h) : kernels::BF16ToF32(h);
 }
 
 void StoreElement(float v, GgmlType type, uint8_t* p) {
@@ -47,7 +47,7 @@ void StoreElement(float v, GgmlType type, uint8_t* p) {
     std::memcpy(p, &v, sizeof v);
     return;
   }
-  const uint16_t h = type == GgmlType::kF16 ? FloatToF16(v) : FloatToBf16(v);
+  const uint16_t h = type == GgmlType::kF16 ? kernels::F32ToF16(v) : kernels::F32ToBF16(v);
   std::memcpy(p, &h, sizeof h);
 }
 

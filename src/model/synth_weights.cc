@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "formats/safetensors_stream_writer.h"
-#include "model/float16.h"
+#include "kernels/fp16.h"
 
 namespace medassist::model {
 namespace {
@@ -49,7 +49,7 @@ void FillChunk(const WeightSpec& spec, uint64_t seed, uint64_t tensor_index, uin
     return;
   }
   for (size_t i = 0; i < out.size(); ++i) {
-    const uint16_t h = FloatToBf16(out[i]);
+    const uint16_t h = kernels::F32ToBF16(out[i]);
     std::memcpy(bytes + 2 * i, &h, 2);
   }
 }

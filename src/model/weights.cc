@@ -4,7 +4,7 @@
 
 #include "core/check.h"
 #include "kernels/dequantize.h"
-#include "model/float16.h"
+#include "kernels/fp16.h"
 
 namespace medassist::model {
 
@@ -20,7 +20,7 @@ float Weight::At(int64_t i) const {
   }
   uint16_t bits;
   std::memcpy(&bits, p, sizeof(bits));
-  return type == WeightType::kBF16 ? BF16ToFloat(bits) : HalfToFloat(bits);
+  return type == WeightType::kBF16 ? kernels::BF16ToF32(bits) : kernels::F16ToF32(bits);
 }
 
 void Weight::RowToFloat(int64_t r, float* out) const {

@@ -14,7 +14,7 @@
 #include "formats/gguf_reader.h"
 #include "formats/safetensors_model.h"
 #include "formats/safetensors_writer.h"
-#include "model/float16.h"
+#include "kernels/fp16.h"
 #include "model/synth_model.h"
 #include "model/synth_weights.h"
 #include "support/test_support.h"
@@ -252,7 +252,8 @@ TEST_F(GgufExportQwen, F32ToBf16AndF16RoundToNearestEven) {
     ASSERT_EQ(dst->type, type == GgufExportType::kBF16 ? GgmlType::kBF16 : GgmlType::kF16);
     for (uint64_t i = 0; i < src->n_elements; ++i) {
       const float f = Load<float>(src->data.data() + 4 * i);
-      const uint16_t want = type == GgufExportType::kBF16 ? FloatToBf16(f) : FloatToF16(f);
+      const uint16_t want =
+          type == GgufExportType::kBF16 ? kernels::F32ToBF16(f) : kernels::F32ToF16(f);
       ASSERT_EQ(Load<uint16_t>(dst->data.data() + 2 * i), want) << i;
     }
     EXPECT_EQ(g.FindTensor("blk.0.attn_norm.weight")->type, GgmlType::kF32);
@@ -260,25 +261,25 @@ TEST_F(GgufExportQwen, F32ToBf16AndF16RoundToNearestEven) {
 }
 
 TEST(GgufExportF16, RoundsToNearestEvenOverflowsToInfKeepsNan) {
-  EXPECT_EQ(FloatToF16(1.0f), 0x3C00);
-  EXPECT_EQ(FloatToF16(-2.0f), 0xC000);
-  EXPECT_EQ(FloatToF16(0.0f), 0x0000);
-  EXPECT_EQ(FloatToF16(-0.0f), 0x8000);
-  EXPECT_EQ(FloatToF16(65504.0f), 0x7BFF);             // largest half
-  EXPECT_EQ(FloatToF16(65519.0f), 0x7BFF);             // below halfway to 65536
-  EXPECT_EQ(FloatToF16(65520.0f), 0x7C00);             // halfway: ties to even = inf
-  EXPECT_EQ(FloatToF16(1e10f), 0x7C00);                // overflow
-  EXPECT_EQ(FloatToF16(-INFINITY), 0xFC00);            //
-  EXPECT_EQ(FloatToF16(1.0f + 0x1p-11f), 0x3C00);      // tie -> even (1.0)
-  EXPECT_EQ(FloatToF16(1.0f + 3 * 0x1p-11f), 0x3C02);  // tie -> even (1 + 2^-9)
-  EXPECT_EQ(FloatToF16(1.0f + 0x1p-11f + 0x1p-20f), 0x3C01);
-  EXPECT_EQ(FloatToF16(0x1p-14f), 0x0400);    // smallest normal
-  EXPECT_EQ(FloatToF16(0x1p-24f), 0x0001);    // smallest subnormal
-  EXPECT_EQ(FloatToF16(0x1p-25f), 0x0000);    // tie -> even (0)
-  EXPECT_EQ(FloatToF16(0x1.8p-24f), 0x0002);  // 1.5 units: tie -> even (2)
-  EXPECT_EQ(FloatToF16(0x1p-25f + 0x1p-40f), 0x0001);
-  EXPECT_EQ(FloatToF16(0x1.ffcp-15f), 0x0400);  // rounds up into the normals
-  const uint16_t nan = FloatToF16(std::nanf(""));
+  EXPECT_EQ(kernels::F32ToF16(1.0f), 0x3C00);
+  EXPECT_EQ(kernels::F32ToF16(-2.0f), 0xC000);
+  EXPECT_EQ(kernels::F32ToF16(0.0f), 0x0000);
+  EXPECT_EQ(kernels::F32ToF16(-0.0f), 0x8000);
+  EXPECT_EQ(kernels::F32ToF16(65504.0f), 0x7BFF);             // largest half
+  EXPECT_EQ(kernels::F32ToF16(65519.0f), 0x7BFF);             // below halfway to 65536
+  EXPECT_EQ(kernels::F32ToF16(65520.0f), 0x7C00);             // halfway: ties to even = inf
+  EXPECT_EQ(kernels::F32ToF16(1e10f), 0x7C00);                // overflow
+  EXPECT_EQ(kernels::F32ToF16(-INFINITY), 0xFC00);            //
+  EXPECT_EQ(kernels::F32ToF16(1.0f + 0x1p-11f), 0x3C00);      // tie -> even (1.0)
+  EXPECT_EQ(kernels::F32ToF16(1.0f + 3 * 0x1p-11f), 0x3C02);  // tie -> even (1 + 2^-9)
+  EXPECT_EQ(kernels::F32ToF16(1.0f + 0x1p-11f + 0x1p-20f), 0x3C01);
+  EXPECT_EQ(kernels::F32ToF16(0x1p-14f), 0x0400);    // smallest normal
+  EXPECT_EQ(kernels::F32ToF16(0x1p-24f), 0x0001);    // smallest subnormal
+  EXPECT_EQ(kernels::F32ToF16(0x1p-25f), 0x0000);    // tie -> even (0)
+  EXPECT_EQ(kernels::F32ToF16(0x1.8p-24f), 0x0002);  // 1.5 units: tie -> even (2)
+  EXPECT_EQ(kernels::F32ToF16(0x1p-25f + 0x1p-40f), 0x0001);
+  EXPECT_EQ(kernels::F32ToF16(0x1.ffcp-15f), 0x0400);  // rounds up into the normals
+  const uint16_t nan = kernels::F32ToF16(std::nanf(""));
   EXPECT_EQ(nan & 0x7C00, 0x7C00);
   EXPECT_NE(nan & 0x03FF, 0);
 }

@@ -10,7 +10,7 @@
 #include <filesystem>
 
 #include "formats/safetensors_model.h"
-#include "model/float16.h"
+#include "kernels/fp16.h"
 #include "model/synth_model.h"
 #include "model/synth_weights.h"
 #include "model/weight_layout.h"
@@ -139,7 +139,7 @@ TEST(SynthModel, F32IsTwiceTheDataOfBf16AndRoundsToIt) {
     uint16_t h;
     std::memcpy(&f, tf->data.data() + 4 * i, 4);
     std::memcpy(&h, tb->data.data() + 2 * i, 2);
-    ASSERT_EQ(FloatToBf16(f), h) << i;
+    ASSERT_EQ(kernels::F32ToBF16(f), h) << i;
   }
 }
 
@@ -155,15 +155,15 @@ TEST(SynthModel, ValuesDoNotDependOnChunking) {
 }
 
 TEST(SynthModel, Bf16RoundsToNearestEven) {
-  EXPECT_EQ(FloatToBf16(1.0f), 0x3F80);
-  EXPECT_EQ(FloatToBf16(-2.0f), 0xC000);
+  EXPECT_EQ(kernels::F32ToBF16(1.0f), 0x3F80);
+  EXPECT_EQ(kernels::F32ToBF16(-2.0f), 0xC000);
   // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1.0).
-  EXPECT_EQ(FloatToBf16(1.0f + 0x1p-8f), 0x3F80);
+  EXPECT_EQ(kernels::F32ToBF16(1.0f + 0x1p-8f), 0x3F80);
   // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even).
-  EXPECT_EQ(FloatToBf16(1.0f + 3 * 0x1p-8f), 0x3F82);
-  EXPECT_EQ(FloatToBf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3F81);  // above halfway rounds up
+  EXPECT_EQ(kernels::F32ToBF16(1.0f + 3 * 0x1p-8f), 0x3F82);
+  EXPECT_EQ(kernels::F32ToBF16(1.0f + 0x1p-8f + 0x1p-20f), 0x3F81);  // above halfway rounds up
   EXPECT_TRUE(std::isnan(Bf16ToFloat(reinterpret_cast<const uint8_t*>(
-      std::array<uint16_t, 1>{FloatToBf16(std::nanf(""))}.data()))));
+      std::array<uint16_t, 1>{kernels::F32ToBF16(std::nanf(""))}.data()))));
 }
 
 TEST(SynthModel, RefusalsLeaveNothingBehind) {
