@@ -18,7 +18,7 @@ namespace {
 
 struct BenchArgs {
   std::string model, output;
-  int n_prompt = 0, n_gen = 0, repetitions = 0;
+  int n_prompt = 0, n_gen = 0, repetitions = 0, depth = 0;
   ComputeArgs compute;
 };
 
@@ -63,19 +63,31 @@ class BenchRunner {
     logits_.resize(static_cast<size_t>(m.config().vocab_size));
   }
 
-  // Seconds for one pass.
-  Result<double> PromptPass(int32_t n) {
+  // Fills positions [0, depth) of the cache (in chunks of 512, untimed), as llama-bench -d does
+  // before each test, so the passes below attend over a context of depth tokens.
+  Status FillContext(int32_t depth) {
+    for (int32_t start = 0; start < depth; start += 512) {
+      RETURN_IF_ERROR(PromptPass(std::min(512, depth - start), start).status());
+    }
+    return Status::Ok();
+  }
+
+  // Seconds for one pass: n prompt tokens at positions start.. in one batch.
+  Result<double> PromptPass(int32_t n, int32_t start_pos) {
     batch_.rows.clear();
-    for (int32_t i = 0; i < n; ++i) batch_.rows.push_back({0, RandomToken(), i, i + 1 == n});
+    for (int32_t i = 0; i < n; ++i) {
+      batch_.rows.push_back({0, RandomToken(), start_pos + i, i + 1 == n});
+    }
     const auto start = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(forward_.Run(batch_, kv_, logits_));
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
-  Result<double> GenerationPass(int32_t n) {
+  // Seconds for n single-token steps at positions start_pos...
+  Result<double> GenerationPass(int32_t n, int32_t start_pos) {
     const auto start = std::chrono::steady_clock::now();
     for (int32_t i = 0; i < n; ++i) {
-      batch_.rows = {{0, RandomToken(), i, true}};
+      batch_.rows = {{0, RandomToken(), start_pos + i, true}};
       RETURN_IF_ERROR(forward_.Run(batch_, kv_, logits_));
     }
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -101,9 +113,14 @@ struct TestResult {
   Stats tokens_per_s;
 };
 
-// Tokens/s over repetitions, after one untimed warm-up pass.
-Result<TestResult> RunTest(BenchRunner& runner, bool prompt, int n, int repetitions) {
-  auto pass = [&]() { return prompt ? runner.PromptPass(n) : runner.GenerationPass(n); };
+// Tokens/s over repetitions, after one untimed warm-up pass. With depth > 0 the test runs after a
+// context of depth tokens ("tg128 @ d4096"), which is filled once (positions past it are
+// overwritten by each pass, so the context stays the same).
+Result<TestResult> RunTest(BenchRunner& runner, bool prompt, int n, int repetitions, int depth) {
+  auto pass = [&]() {
+    return prompt ? runner.PromptPass(n, depth) : runner.GenerationPass(n, depth);
+  };
+  RETURN_IF_ERROR(runner.FillContext(depth));
   ASSIGN_OR_RETURN(double warmup, pass());
   (void)warmup;
   std::vector<double> rates;
@@ -111,7 +128,9 @@ Result<TestResult> RunTest(BenchRunner& runner, bool prompt, int n, int repetiti
     ASSIGN_OR_RETURN(double seconds, pass());
     rates.push_back(n / seconds);
   }
-  return TestResult{(prompt ? "pp" : "tg") + std::to_string(n), n, MeanStdev(rates)};
+  std::string name = (prompt ? "pp" : "tg") + std::to_string(n);
+  if (depth > 0) name += " @ d" + std::to_string(depth);
+  return TestResult{name, n, MeanStdev(rates)};
 }
 
 double PeakRssMb() {
@@ -153,8 +172,9 @@ void Print(const BenchArgs& a, const model::Model& m, const Compute& c,
 }
 
 int RunBench(const BenchArgs& a) {
-  if (a.n_prompt < 0 || a.n_gen < 0 || a.repetitions < 1 || (a.n_prompt == 0 && a.n_gen == 0)) {
-    std::fprintf(stderr, "error: bench needs -p >= 0, -n >= 0 (not both 0) and -r >= 1\n");
+  if (a.n_prompt < 0 || a.n_gen < 0 || a.repetitions < 1 || a.depth < 0 ||
+      (a.n_prompt == 0 && a.n_gen == 0)) {
+    std::fprintf(stderr, "error: bench needs -p >= 0, -n >= 0 (not both 0), -d >= 0 and -r >= 1\n");
     return 1;
   }
   if (a.output != "md" && a.output != "json") {
@@ -163,9 +183,9 @@ int RunBench(const BenchArgs& a) {
   }
   Result<std::string> path = model::ResolveModelPath(a.model);
   Result<model::Model> m = path.ok() ? model::Model::Open(*path) : path.status();
-  const int32_t n_ctx = std::max(a.n_prompt, a.n_gen);
+  const int32_t n_ctx = a.depth + std::max(a.n_prompt, a.n_gen);
   if (m.ok() && n_ctx > m->config().max_position_embeddings) {
-    m = InvalidArgument("-p/-n exceed the model's context of " +
+    m = InvalidArgument("-d + max(-p, -n) exceeds the model's context of " +
                         std::to_string(m->config().max_position_embeddings));
   }
   if (!m.ok()) {
@@ -185,7 +205,7 @@ int RunBench(const BenchArgs& a) {
   for (bool prompt : {true, false}) {
     const int n = prompt ? a.n_prompt : a.n_gen;
     if (n == 0) continue;
-    Result<TestResult> r = RunTest(runner, prompt, n, a.repetitions);
+    Result<TestResult> r = RunTest(runner, prompt, n, a.repetitions, a.depth);
     if (!r.ok()) {
       std::fprintf(stderr, "error: %s\n", r.status().ToString().c_str());
       return 1;
@@ -206,6 +226,7 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "-p,--n-prompt", args->n_prompt);
   AddDeclaredOption(*cmd, "-n,--n-gen", args->n_gen);
   AddDeclaredOption(*cmd, "-r,--repetitions", args->repetitions);
+  AddDeclaredOption(*cmd, "-d,--n-depth", args->depth);
   AddDeclaredOption(*cmd, "--output", args->output);
   AddComputeOptions(*cmd, args->compute);
   cmd->callback([args, exit_code] { *exit_code = RunBench(*args); });

@@ -71,6 +71,9 @@ constexpr OptionSpec kOptions[] = {
      "Tokens generated one at a time from an empty context (tg test); 0 skips it."},
     {"-r,--repetitions", "", "5", "bench",
      "Timed repetitions of each test (after one untimed warm-up); reported as mean ± stdev."},
+    {"-d,--n-depth", "", "0", "bench",
+     "Context already in the KV cache before each test (as llama-bench -d): measures attention "
+     "cost at long contexts, e.g. -n 128 -d 4096."},
     {"--output", "", "md", "bench", "Result format: md (a markdown table) or json."},
     {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench",
      "Threads for the kernels, the calling thread included; 0: one per physical core."},

@@ -350,5 +350,37 @@ TEST(LogitsCliTest, BadIdsAreClearErrors) {
       << run.err;
 }
 
+// bench prints llama-bench style results; JSON for machines.
+TEST(BenchCliTest, JsonHasBothTestsWithPositiveRates) {
+  const ProcessRun run = Medassist({"bench", "--model", Gguf(), "-p", "8", "-n", "4", "-r", "2",
+                                    "-d", "16", "--threads", "1", "--output", "json"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const nlohmann::json out = nlohmann::json::parse(run.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]["test"], "pp8 @ d16");
+  EXPECT_EQ(out[1]["test"], "tg4 @ d16");
+  for (const nlohmann::json& r : out) {
+    EXPECT_GT(r["t_s_mean"].get<double>(), 0.0);
+    EXPECT_EQ(r["threads"], 1);
+    EXPECT_GT(r["peak_rss_mb"].get<double>(), 0.0);
+  }
+}
+
+TEST(BenchCliTest, MarkdownTableAndBadArguments) {
+  ProcessRun run = Medassist({"bench", "--model", Gguf(), "-p", "4", "-n", "0", "-r", "1"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("| pp4 |"), std::string::npos) << run.out;
+  EXPECT_EQ(run.out.find("tg"), std::string::npos) << run.out;  // -n 0 skips the tg test
+  run = Medassist({"bench", "--model", Gguf(), "-r", "0"});
+  EXPECT_NE(run.code, 0);
+  EXPECT_NE(run.err.find("-r >= 1"), std::string::npos) << run.err;
+  run = Medassist({"bench", "--model", Gguf(), "-p", "8", "-n", "0", "-d", "2048"});
+  EXPECT_NE(run.code, 0);
+  EXPECT_NE(run.err.find("exceeds the model's context of 2048"), std::string::npos) << run.err;
+  run = Medassist({"bench", "--model", Gguf(), "--output", "xml"});
+  EXPECT_NE(run.code, 0);
+  EXPECT_NE(run.err.find("--output must be md or json"), std::string::npos) << run.err;
+}
+
 }  // namespace
 }  // namespace medassist::apps
