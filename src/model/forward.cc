@@ -60,6 +60,8 @@ Forward::Forward(const Model& model, ThreadPool& pool, const Options& options)
                        MakeLinear(l.w_up, l.b_up), MakeLinear(l.w_down, l.b_down)});
   }
   output_ = MakeLinear(w.output, Weight{});
+  CHECK(model.config().num_attention_heads / model.config().num_key_value_heads <= 64)
+      << "more than 64 query heads per KV head";
 }
 
 Forward::Linear Forward::MakeLinear(const Weight& weight, const Weight& bias) const {
@@ -88,46 +90,56 @@ void Forward::Grow(int64_t n) {
   GrowTo(selected_, n * c.hidden_size);
 }
 
-// Causal attention of every (row, head) over positions 0..pos of the row's sequence, split over
-// the pool. Each task's order is fixed: scores in position order, softmax, then V in position
+// Causal attention of every row over positions 0..pos of its sequence, one task per (row, KV
+// head) split over the pool: the query heads that share a KV head (GQA) are scored together, so
+// each key and value is loaded once for the whole group (dot_rows; bit-identical to one dot per
+// head). Per head the order is fixed: scores in position order, softmax, then V in position
 // order, so the result does not depend on the batch or the split.
 void Forward::Attention(int64_t layer, const Batch& batch, const KvCache& kv) {
   const formats::ModelConfig& c = model_.config();
-  const int64_t n_heads = c.num_attention_heads;
   const int64_t head_dim = c.head_dim;
-  const int64_t group = n_heads / c.num_key_value_heads;
+  const int64_t n_kv_heads = c.num_key_value_heads;
+  const int64_t group = c.num_attention_heads / n_kv_heads;
   const int32_t block_size = kv.shape().block_size;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const int64_t n_tasks = static_cast<int64_t>(batch.rows.size()) * n_heads;
+  const int64_t n_tasks = static_cast<int64_t>(batch.rows.size()) * n_kv_heads;
   pool_.ParallelFor(n_tasks, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;
+    thread_local std::vector<float> scores;  // (group, positions), head-major
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t r = task / n_heads;
-      const int64_t h = task % n_heads;
+      const int64_t r = task / n_kv_heads;
+      const int64_t kv_head = task % n_kv_heads;
       const BatchRow& row = batch.rows[static_cast<size_t>(r)];
       const std::vector<int32_t>& table = batch.block_tables[static_cast<size_t>(row.seq)];
-      const float* q = &q_[static_cast<size_t>(r * c.q_dim() + h * head_dim)];
-      const int64_t kv_offset = (h / group) * head_dim;
-      GrowTo(scores, row.pos + 1);
-      float max_score = -INFINITY;
-      for (int32_t t = 0; t <= row.pos; ++t) {
+      const int64_t n_pos = row.pos + 1;
+      const float* q = &q_[static_cast<size_t>(r * c.q_dim() + kv_head * group * head_dim)];
+      const int64_t kv_offset = kv_head * head_dim;
+      GrowTo(scores, group * n_pos);
+      float dots[64];  // group <= 64 (checked in the constructor)
+      for (int64_t t = 0; t < n_pos; ++t) {
         const float* k = kv.Key(table[t / block_size], layer, t % block_size) + kv_offset;
-        const float s = f32_dot_->dot(k, q, head_dim) * scale;
-        scores[static_cast<size_t>(t)] = s;
-        max_score = std::max(max_score, s);
+        f32_dot_->dot_rows(q, head_dim * 4, group, k, head_dim, dots);
+        for (int64_t h = 0; h < group; ++h) scores[h * n_pos + t] = dots[h] * scale;
       }
-      float sum = 0.0f;
-      for (int32_t t = 0; t <= row.pos; ++t) {
-        scores[static_cast<size_t>(t)] = std::exp(scores[static_cast<size_t>(t)] - max_score);
-        sum += scores[static_cast<size_t>(t)];
+      for (int64_t h = 0; h < group; ++h) {
+        float* s = &scores[static_cast<size_t>(h * n_pos)];
+        const float max_score = *std::max_element(s, s + n_pos);
+        float sum = 0.0f;
+        for (int64_t t = 0; t < n_pos; ++t) {
+          s[t] = std::exp(s[t] - max_score);
+          sum += s[t];
+        }
+        const float inv_sum = 1.0f / sum;
+        for (int64_t t = 0; t < n_pos; ++t) s[t] *= inv_sum;
       }
-      float* out = &attn_[static_cast<size_t>(r * c.q_dim() + h * head_dim)];
-      std::fill(out, out + head_dim, 0.0f);
-      const float inv_sum = 1.0f / sum;
-      for (int32_t t = 0; t <= row.pos; ++t) {
+      float* out = &attn_[static_cast<size_t>(r * c.q_dim() + kv_head * group * head_dim)];
+      std::fill(out, out + group * head_dim, 0.0f);
+      for (int64_t t = 0; t < n_pos; ++t) {
         const float* v = kv.Value(table[t / block_size], layer, t % block_size) + kv_offset;
-        const float p = scores[static_cast<size_t>(t)] * inv_sum;
-        for (int64_t i = 0; i < head_dim; ++i) out[i] += p * v[i];
+        for (int64_t h = 0; h < group; ++h) {
+          const float p = scores[static_cast<size_t>(h * n_pos + t)];
+          float* out_h = out + h * head_dim;
+          for (int64_t i = 0; i < head_dim; ++i) out_h[i] += p * v[i];
+        }
       }
     }
   });
