@@ -52,7 +52,7 @@ Forward::Forward(const Model& model, ThreadPool& pool, const Options& options)
       pool_(pool),
       isa_(options.isa),
       reference_(options.reference),
-      f32_dot_(&kernels::SelectDotKernel(kernels::WeightFormat::kF32, options.isa)) {
+      attention_(kernels::SelectAttentionGroup(options.isa)) {
   const ModelWeights& w = model.weights();
   for (const LayerWeights& l : w.layers) {
     layers_.push_back({MakeLinear(l.wq, l.bq), MakeLinear(l.wk, l.bk), MakeLinear(l.wv, l.bv),
@@ -60,8 +60,6 @@ Forward::Forward(const Model& model, ThreadPool& pool, const Options& options)
                        MakeLinear(l.w_up, l.b_up), MakeLinear(l.w_down, l.b_down)});
   }
   output_ = MakeLinear(w.output, Weight{});
-  CHECK(model.config().num_attention_heads / model.config().num_key_value_heads <= 64)
-      << "more than 64 query heads per KV head";
 }
 
 Forward::Linear Forward::MakeLinear(const Weight& weight, const Weight& bias) const {
@@ -91,10 +89,9 @@ void Forward::Grow(int64_t n) {
 }
 
 // Causal attention of every row over positions 0..pos of its sequence, one task per (row, KV
-// head) split over the pool: the query heads that share a KV head (GQA) are scored together, so
-// each key and value is loaded once for the whole group (dot_rows; bit-identical to one dot per
-// head). Per head the order is fixed: scores in position order, softmax, then V in position
-// order, so the result does not depend on the batch or the split.
+// head) split over the pool: the query heads that share a KV head (GQA) go to the kernel together,
+// so each key and value is loaded once for the whole group. The kernel's order of operations
+// depends only on the row, so the result does not depend on the batch or the split.
 void Forward::Attention(int64_t layer, const Batch& batch, const KvCache& kv) {
   const formats::ModelConfig& c = model_.config();
   const int64_t head_dim = c.head_dim;
@@ -104,43 +101,34 @@ void Forward::Attention(int64_t layer, const Batch& batch, const KvCache& kv) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t n_tasks = static_cast<int64_t>(batch.rows.size()) * n_kv_heads;
   pool_.ParallelFor(n_tasks, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;  // (group, positions), head-major
+    thread_local std::vector<float> scores;
+    thread_local std::vector<const float*> k_blocks, v_blocks;
     for (int64_t task = begin; task < end; ++task) {
       const int64_t r = task / n_kv_heads;
       const int64_t kv_head = task % n_kv_heads;
       const BatchRow& row = batch.rows[static_cast<size_t>(r)];
       const std::vector<int32_t>& table = batch.block_tables[static_cast<size_t>(row.seq)];
       const int64_t n_pos = row.pos + 1;
-      const float* q = &q_[static_cast<size_t>(r * c.q_dim() + kv_head * group * head_dim)];
-      const int64_t kv_offset = kv_head * head_dim;
+      const int64_t n_blocks = (n_pos + block_size - 1) / block_size;
       GrowTo(scores, group * n_pos);
-      float dots[64];  // group <= 64 (checked in the constructor)
-      for (int64_t t = 0; t < n_pos; ++t) {
-        const float* k = kv.Key(table[t / block_size], layer, t % block_size) + kv_offset;
-        f32_dot_->dot_rows(q, head_dim * 4, group, k, head_dim, dots);
-        for (int64_t h = 0; h < group; ++h) scores[h * n_pos + t] = dots[h] * scale;
+      GrowTo(k_blocks, n_blocks);
+      GrowTo(v_blocks, n_blocks);
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        k_blocks[b] = kv.Key(table[b], layer, 0) + kv_head * head_dim;
+        v_blocks[b] = kv.Value(table[b], layer, 0) + kv_head * head_dim;
       }
-      for (int64_t h = 0; h < group; ++h) {
-        float* s = &scores[static_cast<size_t>(h * n_pos)];
-        const float max_score = *std::max_element(s, s + n_pos);
-        float sum = 0.0f;
-        for (int64_t t = 0; t < n_pos; ++t) {
-          s[t] = std::exp(s[t] - max_score);
-          sum += s[t];
-        }
-        const float inv_sum = 1.0f / sum;
-        for (int64_t t = 0; t < n_pos; ++t) s[t] *= inv_sum;
-      }
-      float* out = &attn_[static_cast<size_t>(r * c.q_dim() + kv_head * group * head_dim)];
-      std::fill(out, out + group * head_dim, 0.0f);
-      for (int64_t t = 0; t < n_pos; ++t) {
-        const float* v = kv.Value(table[t / block_size], layer, t % block_size) + kv_offset;
-        for (int64_t h = 0; h < group; ++h) {
-          const float p = scores[static_cast<size_t>(h * n_pos + t)];
-          float* out_h = out + h * head_dim;
-          for (int64_t i = 0; i < head_dim; ++i) out_h[i] += p * v[i];
-        }
-      }
+      const int64_t q_offset = r * c.q_dim() + kv_head * group * head_dim;
+      attention_({.q = &q_[static_cast<size_t>(q_offset)],
+                  .group = group,
+                  .head_dim = head_dim,
+                  .k_blocks = k_blocks.data(),
+                  .v_blocks = v_blocks.data(),
+                  .kv_stride = c.kv_dim(),
+                  .block_size = block_size,
+                  .n_pos = n_pos,
+                  .scale = scale,
+                  .scores = scores.data(),
+                  .out = &attn_[static_cast<size_t>(q_offset)]});
     }
   });
 }

@@ -20,6 +20,7 @@
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "kernels/attention.h"
 #include "kernels/dot.h"
 #include "kernels/matmul.h"
 #include "model/batch.h"
@@ -67,7 +68,7 @@ class Forward {
   ThreadPool& pool_;
   kernels::Isa isa_;
   bool reference_;
-  const kernels::DotKernel* f32_dot_;  // q . k in attention
+  kernels::AttentionGroupFn attention_;
   std::vector<LayerLinears> layers_;
   Linear output_;
   kernels::MatmulWorkspace workspace_;

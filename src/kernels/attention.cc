@@ -1,0 +1,54 @@
+#include "kernels/attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/check.h"
+
+namespace medassist::kernels {
+
+// Defined in attention_avx512.cc (compiled with AVX-512 flags).
+void AttentionGroupAvx512(const AttentionGroupArgs& args);
+
+namespace {
+
+const float* SlotRow(const float* const* blocks, int32_t block_size, int64_t stride, int64_t t) {
+  return blocks[t / block_size] + (t % block_size) * stride;
+}
+
+}  // namespace
+
+void AttentionGroupScalar(const AttentionGroupArgs& a) {
+  const int64_t n = a.n_pos, d = a.head_dim;
+  for (int64_t h = 0; h < a.group; ++h) {
+    const float* q = a.q + h * d;
+    float* s = a.scores + h * n;
+    for (int64_t t = 0; t < n; ++t) {
+      const float* k = SlotRow(a.k_blocks, a.block_size, a.kv_stride, t);
+      float dot = 0.0f;
+      for (int64_t i = 0; i < d; ++i) dot += q[i] * k[i];
+      s[t] = dot * a.scale;
+    }
+    const float max_score = *std::max_element(s, s + n);
+    float sum = 0.0f;
+    for (int64_t t = 0; t < n; ++t) {
+      s[t] = std::exp(s[t] - max_score);
+      sum += s[t];
+    }
+    const float inv_sum = 1.0f / sum;
+    float* out = a.out + h * d;
+    std::fill(out, out + d, 0.0f);
+    for (int64_t t = 0; t < n; ++t) {
+      const float* v = SlotRow(a.v_blocks, a.block_size, a.kv_stride, t);
+      const float p = s[t] * inv_sum;
+      for (int64_t i = 0; i < d; ++i) out[i] += p * v[i];
+    }
+  }
+}
+
+AttentionGroupFn SelectAttentionGroup(Isa isa) {
+  CHECK(IsaSupported(isa)) << "attention for " << IsaName(isa) << " on a CPU without it";
+  return isa == Isa::kAvx512 ? &AttentionGroupAvx512 : &AttentionGroupScalar;
+}
+
+}  // namespace medassist::kernels
