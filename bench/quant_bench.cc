@@ -1,13 +1,21 @@
-// Decode-style quantized matrix-vector throughput: one prepared activation row of 2048 against
-// 11008 weight rows (a 7B-class FFN up-projection), single thread, through dot_rows. Reports
-// weight bytes per second, per (format, ISA).
+// Quantized kernel throughput, single thread.
+//   BM_QuantDotRows: decode-style matrix-vector, one prepared activation row of 2048 against
+//     11008 weight rows (a 7B-class FFN up-projection) through dot_rows; weight bytes per second.
+//   BM_QuantPrefill/<format>/<d_in>/<d_out>/<rows>/<path>: prefill matrix product; items per
+//     second are int8 ops (2 * d_in * d_out * rows). path 0 = row by row (k.dot_rows per
+//     activation row over tiles of 4 weight rows: what Matmul did before quantized tiles),
+//     path 1 = Matmul (its tile kernel when the kernel has one). Both give the same bits.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <vector>
 
+#include <algorithm>
+
+#include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "kernels/dot.h"
+#include "kernels/matmul.h"
 #include "kernels/quantize.h"
 #include "kernels/weight_format.h"
 
@@ -58,6 +66,57 @@ void Args(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_QuantDotRows)->Apply(Args)->Unit(benchmark::kMillisecond);
+
+void BM_QuantPrefill(benchmark::State& state) {
+  const auto format = static_cast<WeightFormat>(state.range(0));
+  const int64_t d_in = state.range(1), d_out = state.range(2), rows = state.range(3);
+  const bool matmul = state.range(4) != 0;
+  const DotKernel& k = SelectDotKernel(format, BestIsa());
+  const int64_t row_bytes = RowBytes(format, d_in);
+  std::vector<uint8_t> w(static_cast<size_t>(row_bytes * d_out));
+  for (int64_t r = 0; r < d_out; ++r) {
+    const std::vector<float> wf = Pseudo(d_in, static_cast<uint32_t>(r + 1));
+    QuantizeRow(format, wf.data(), d_in, &w[r * row_bytes]);
+  }
+  const std::vector<float> x = Pseudo(d_in * rows, 7);
+  std::vector<float> y(static_cast<size_t>(d_out * rows));
+  ThreadPool pool(1);
+  MatmulWorkspace ws;
+  const int64_t xp_bytes = k.prepared_row_bytes(d_in);
+  std::vector<uint8_t> xp(static_cast<size_t>(xp_bytes * rows));
+  for (auto _ : state) {
+    if (matmul) {
+      Matmul(pool, k, w.data(), d_out, d_in, x.data(), rows, y.data(), ws);
+    } else {
+      for (int64_t r = 0; r < rows; ++r) k.prepare(&x[r * d_in], d_in, &xp[r * xp_bytes]);
+      for (int64_t o = 0; o < d_out; o += 4) {
+        for (int64_t r = 0; r < rows; ++r) {
+          k.dot_rows(&w[o * row_bytes], row_bytes, std::min<int64_t>(4, d_out - o),
+                     &xp[r * xp_bytes], d_in, &y[r * d_out + o]);
+        }
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 2 * d_in * d_out * rows);
+  state.SetLabel(std::string(Traits(format).name) + " " + IsaName(k.isa) +
+                 (matmul ? " matmul" : " row-by-row"));
+}
+
+void PrefillArgs(benchmark::internal::Benchmark* b) {
+  for (WeightFormat f :
+       {WeightFormat::kQ8_0, WeightFormat::kQ4_0, WeightFormat::kQ4_K, WeightFormat::kQ6_K}) {
+    const bool k_quant = f == WeightFormat::kQ4_K || f == WeightFormat::kQ6_K;
+    // 896 is no multiple of 256: K-quants take 1024 for the 0.5B-class shape.
+    for (auto [d_in, d_out] : {std::pair<int64_t, int64_t>{k_quant ? 1024 : 896, 4864},
+                               std::pair<int64_t, int64_t>{2048, 11008}}) {
+      for (int64_t rows : {64, 512}) {
+        for (int64_t path : {0, 1}) b->Args({static_cast<int64_t>(f), d_in, d_out, rows, path});
+      }
+    }
+  }
+}
+BENCHMARK(BM_QuantPrefill)->Apply(PrefillArgs)->Unit(benchmark::kMillisecond)->MinTime(0.3);
 
 }  // namespace
 }  // namespace medassist::kernels

@@ -8,9 +8,12 @@
 
 #include "kernels/attention.h"
 
-// GCC 12 warns, wrongly, that AVX-512 intrinsics read uninitialised values.
+// GCC 12 warns, wrongly, that AVX-512 intrinsics read uninitialised values (clang does not, and
+// does not know -Wmaybe-uninitialized).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace medassist::kernels {
 namespace {

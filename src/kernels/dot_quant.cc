@@ -171,4 +171,15 @@ const DotKernel* FindQuantDotKernel(WeightFormat format, Isa isa) {
   }
 }
 
+QuantDotTileFn FindQuantDotTile(const DotKernel& k) {
+  // Only the registered kernels: a tile must give exactly this kernel's dot bits.
+  if (&k != FindQuantDotKernel(k.format, k.isa)) return nullptr;
+  switch (k.isa) {
+    case Isa::kAvx512:
+      return QuantDotTileAvx512(k.format);
+    default:
+      return nullptr;  // dot_rows per activation row
+  }
+}
+
 }  // namespace medassist::kernels

@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "kernels/dot.h"
+#include "kernels/dot_registry.h"
 
 namespace medassist::kernels {
 
@@ -33,5 +34,9 @@ int64_t PreparedRowBytesQ8_K(int64_t n);  // activations as BlockQ8_K
 // The kernel of format f for exactly that ISA, or nullptr (dot_quant_avx2.cc, _avx512.cc).
 const DotKernel* FindQuantDotKernelAvx2(WeightFormat f);
 const DotKernel* FindQuantDotKernelAvx512(WeightFormat f);
+
+// The tile function (dot_registry.h) of the AVX-512 kernel of format f, or nullptr
+// (dot_quant_tile_avx512.cc).
+QuantDotTileFn QuantDotTileAvx512(WeightFormat f);
 
 }  // namespace medassist::kernels

@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "kernels/dot_float.h"
+#include "kernels/dot_registry.h"
 
 namespace medassist::kernels {
 namespace {
@@ -24,6 +25,7 @@ struct Job {
   float* y;
   MatmulTiling tiling;
   DotTileFn tile;  // register-blocked several-rows kernel, or nullptr (then dot_rows per row)
+  QuantDotTileFn quant_tile;  // the same for quantized kernels (prepared rows), or nullptr
 };
 
 // Output rows [o_begin, o_end) for all activation rows. Blocks of activation rows pass over
@@ -46,6 +48,11 @@ void RunOutputRows(const Job& job, int64_t o_begin, int64_t o_end) {
         job.tile(w_tile, job.w_row_bytes, rows,
                  reinterpret_cast<const float*>(job.x_prepared + r0 * job.x_stride), job.d_in,
                  r1 - r0, job.d_in, job.y + r0 * job.d_out + o, job.d_out);
+        continue;
+      }
+      if (job.quant_tile != nullptr) {
+        job.quant_tile(w_tile, job.w_row_bytes, rows, job.x_prepared + r0 * job.x_stride,
+                       job.x_stride, r1 - r0, job.d_in, job.y + r0 * job.d_out + o, job.d_out);
         continue;
       }
       for (int64_t r = r0; r < r1; ++r) {
@@ -109,6 +116,7 @@ void Matmul(ThreadPool& pool, const DotKernel& k, const void* w, int64_t d_out, 
   job.y = y;
   job.tiling = tiling;
   job.tile = PreparesByCopy(k) ? FindFloatDotTile(k) : nullptr;
+  job.quant_tile = job.tile == nullptr ? FindQuantDotTile(k) : nullptr;
   job.x_prepared = PrepareActivations(pool, k, x, d_in, n_rows, ws, &job.x_stride);
   const int64_t n_chunks = (d_out + tiling.chunk_rows - 1) / tiling.chunk_rows;
   pool.ParallelFor(n_chunks, [&job](int64_t begin, int64_t end) {
