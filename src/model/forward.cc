@@ -4,41 +4,10 @@
 #include <cmath>
 
 #include "model/forward_reference.h"
+#include "model/row_ops.h"
 
 namespace medassist::model {
 namespace {
-
-// RMSNorm: out = x / sqrt(mean(x^2) + eps) * weight, per row of d values.
-void RmsNorm(const float* x, const Weight& weight, float eps, int64_t n_rows, int64_t d,
-             float* out) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const float* x_r = x + r * d;
-    float sum_squares = 0.0f;
-    for (int64_t i = 0; i < d; ++i) sum_squares += x_r[i] * x_r[i];
-    const float scale = 1.0f / std::sqrt(sum_squares / static_cast<float>(d) + eps);
-    for (int64_t i = 0; i < d; ++i) out[r * d + i] = x_r[i] * scale * weight.At(i);
-  }
-}
-
-// RoPE as in forward_reference.cc (the same angles, computed in double).
-void Rope(float* x, int64_t n_heads, int64_t head_dim, int32_t pos, double theta, RopeStyle style) {
-  const int64_t half = head_dim / 2;
-  for (int64_t i = 0; i < half; ++i) {
-    const double angle =
-        pos * std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
-    const float c = static_cast<float>(std::cos(angle));
-    const float s = static_cast<float>(std::sin(angle));
-    const int64_t a = style == RopeStyle::kRotateHalf ? i : 2 * i;
-    const int64_t b = style == RopeStyle::kRotateHalf ? i + half : 2 * i + 1;
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* head = x + h * head_dim;
-      const float x0 = head[a];
-      const float x1 = head[b];
-      head[a] = x0 * c - x1 * s;
-      head[b] = x0 * s + x1 * c;
-    }
-  }
-}
 
 template <typename T>
 void GrowTo(std::vector<T>& v, int64_t n) {
@@ -142,16 +111,16 @@ void Forward::Layer(int64_t layer, const Batch& batch, KvCache& kv) {
   const float eps = static_cast<float>(c.rms_norm_eps);
 
   // Attention block.
-  RmsNorm(x_.data(), w.attn_norm, eps, n, d, h_.data());
+  RmsNormNaive(x_.data(), w.attn_norm, eps, n, d, h_.data());
   Project(lin.q, h_.data(), n, q_.data());
   Project(lin.k, h_.data(), n, k_.data());
   Project(lin.v, h_.data(), n, v_.data());
   for (int64_t r = 0; r < n; ++r) {
     const BatchRow& row = batch.rows[static_cast<size_t>(r)];
-    Rope(&q_[r * c.q_dim()], c.num_attention_heads, c.head_dim, row.pos, c.rope_theta,
-         model_.rope_style());
-    Rope(&k_[r * c.kv_dim()], c.num_key_value_heads, c.head_dim, row.pos, c.rope_theta,
-         model_.rope_style());
+    RopeNaive(&q_[r * c.q_dim()], c.num_attention_heads, c.head_dim, row.pos, c.rope_theta,
+              model_.rope_style());
+    RopeNaive(&k_[r * c.kv_dim()], c.num_key_value_heads, c.head_dim, row.pos, c.rope_theta,
+              model_.rope_style());
     const int32_t block = batch.block_tables[static_cast<size_t>(row.seq)]
                                             [static_cast<size_t>(row.pos / kv.shape().block_size)];
     const int32_t slot = row.pos % kv.shape().block_size;
@@ -163,7 +132,7 @@ void Forward::Layer(int64_t layer, const Batch& batch, KvCache& kv) {
   for (int64_t i = 0; i < n * d; ++i) x_[i] += h_[i];
 
   // SwiGLU MLP block: down(silu(gate(h)) * up(h)).
-  RmsNorm(x_.data(), w.ffn_norm, eps, n, d, h_.data());
+  RmsNormNaive(x_.data(), w.ffn_norm, eps, n, d, h_.data());
   Project(lin.gate, h_.data(), n, gate_.data());
   Project(lin.up, h_.data(), n, up_.data());
   for (int64_t i = 0; i < n * c.intermediate_size; ++i) {
@@ -194,8 +163,8 @@ Status Forward::Run(const Batch& batch, KvCache& kv, std::span<float> logits_out
     ++n_logits;
   }
   if (n_logits == 0) return Status::Ok();
-  RmsNorm(selected_.data(), model_.weights().final_norm, static_cast<float>(c.rms_norm_eps),
-          n_logits, d, h_.data());
+  RmsNormNaive(selected_.data(), model_.weights().final_norm, static_cast<float>(c.rms_norm_eps),
+               n_logits, d, h_.data());
   Project(output_, h_.data(), n_logits, logits_out.data());
   return Status::Ok();
 }
