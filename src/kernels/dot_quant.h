@@ -39,4 +39,9 @@ const DotKernel* FindQuantDotKernelAvx512(WeightFormat f);
 // (dot_quant_tile_avx512.cc).
 QuantDotTileFn QuantDotTileAvx512(WeightFormat f);
 
+// The AVX-512 kernels and tiles of Q4_K / Q6_K, or nullptr (dot_quant_k_tile_avx512.cc); the two
+// functions above delegate to these for the K-quants.
+const DotKernel* FindQuantDotKernelKAvx512(WeightFormat f);
+QuantDotTileFn QuantDotTileKAvx512(WeightFormat f);
+
 }  // namespace medassist::kernels

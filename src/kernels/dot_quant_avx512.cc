@@ -1,8 +1,7 @@
 // AVX-512 (VNNI) quantized dot kernels for blocks of 32: vpdpbusd on 256-bit lanes (AVX512VL),
 // one instruction for what AVX2 does with maddubs + madd. Bit-identical to the scalar reference
-// by the lane contract of dot_quant.h. Q4_K / Q6_K have no AVX-512 variant yet: SelectDotKernel
-// falls back to their AVX2 kernels. Like dot_quant_avx2.cc, this file calls no inline function
-// shared with other files.
+// by the lane contract of dot_quant.h. Q4_K / Q6_K: dot_quant_k_tile_avx512.cc. Like
+// dot_quant_avx2.cc, this file calls no inline function shared with other files.
 #include <immintrin.h>
 
 #include "kernels/dot_quant.h"
@@ -111,7 +110,7 @@ const DotKernel* FindQuantDotKernelAvx512(WeightFormat f) {
     case WeightFormat::kQ4_0:
       return &kAvx512Q4_0;
     default:
-      return nullptr;  // Q4_K, Q6_K: the AVX2 kernels serve
+      return FindQuantDotKernelKAvx512(f);  // Q4_K, Q6_K: dot_quant_k_tile_avx512.cc
   }
 }
 

@@ -225,7 +225,7 @@ QuantDotTileFn QuantDotTileAvx512(WeightFormat format) {
     case WeightFormat::kQ4_0:
       return Tile<BlockQ4_0>;
     default:
-      return nullptr;
+      return QuantDotTileKAvx512(format);  // Q4_K, Q6_K
   }
 }
 

@@ -31,8 +31,8 @@ struct Case {
 const Case kCases[] = {
     {WeightFormat::kQ8_0, 32, 34, {32, 64, 96, 256, 512, 896}},
     {WeightFormat::kQ4_0, 32, 18, {32, 64, 96, 256, 512, 896}},
-    {WeightFormat::kQ4_K, 256, 144, {256, 768, 2048, 4864}},
-    {WeightFormat::kQ6_K, 256, 210, {256, 768, 2048, 4864}},
+    {WeightFormat::kQ4_K, 256, 144, {256, 768, 2048, 2304, 4864, 11008}},
+    {WeightFormat::kQ6_K, 256, 210, {256, 768, 2048, 2304, 4864, 11008}},
 };
 
 constexpr Isa kIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512};

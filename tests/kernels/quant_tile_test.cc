@@ -60,12 +60,21 @@ TEST(QuantTileTest, TileIsBitIdenticalToDot) {
       if (tile == nullptr) continue;
       any = true;
       const int64_t be = BlockElems(f);
-      for (int64_t n : {be, 7 * be, 8 * be, 9 * be, 28 * be, 35 * be}) {
+      for (int64_t n : {be, 7 * be, 8 * be, 9 * be, 28 * be, 35 * be, 43 * be}) {
         for (auto [rows, n_x] : {std::pair{1, 1}, {4, 4}, {5, 3}, {3, 9}, {8, 8}, {7, 13}}) {
-          const int64_t w_row_bytes = RowBytes(f, n);
-          const std::vector<uint8_t> w = Weights(f, rows, n, 11 + n);
+          // Unaligned weight strides too: rows w_pad bytes apart beyond their size (keeping the
+          // 2-byte alignment of the blocks' F16 fields, as in a GGUF file).
+          const int64_t w_pad = rows % 2 == 1 ? 2 : 0;
+          const int64_t w_row_bytes = RowBytes(f, n) + w_pad;
+          const std::vector<uint8_t> packed = Weights(f, rows, n, 11 + n);
+          std::vector<uint8_t> w(static_cast<size_t>(w_row_bytes * rows));
+          for (int r = 0; r < rows; ++r) {
+            std::memcpy(&w[r * w_row_bytes], &packed[r * RowBytes(f, n)],
+                        static_cast<size_t>(RowBytes(f, n)));
+          }
           const std::vector<float> x = Activations(n_x, n, 99 + n);
-          const int64_t x_stride = k.prepared_row_bytes(n) + 6;  // not a multiple of anything
+          const int64_t x_stride =
+              k.prepared_row_bytes(n) + 4;  // Q8_K keeps its 4-byte alignment, no more
           std::vector<uint8_t> xp(static_cast<size_t>(x_stride * n_x));
           for (int c = 0; c < n_x; ++c) k.prepare(&x[c * n], n, &xp[c * x_stride]);
           const int64_t y_stride = rows + 3;
@@ -86,6 +95,16 @@ TEST(QuantTileTest, TileIsBitIdenticalToDot) {
     }
   }
   if (!any) GTEST_SKIP() << "no quantized tile kernel for the ISAs this CPU supports";
+}
+
+// On AVX-512 every quantized format has its own kernel and a prefill tile (none falls back).
+TEST(QuantTileTest, EveryFormatHasAnAvx512KernelAndTile) {
+  if (!IsaSupported(Isa::kAvx512)) GTEST_SKIP() << "CPU lacks AVX-512";
+  for (WeightFormat f : kFormats) {
+    const DotKernel& k = SelectDotKernel(f, Isa::kAvx512);
+    EXPECT_EQ(k.isa, Isa::kAvx512) << Traits(f).name;
+    EXPECT_NE(FindQuantDotTile(k), nullptr) << Traits(f).name;
+  }
 }
 
 TEST(QuantTileTest, MatmulEqualsNaiveForAnyRowsThreadsAndTiling) {
