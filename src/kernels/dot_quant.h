@@ -31,6 +31,10 @@ float ReduceLanes(const float* lanes);
 int64_t PreparedRowBytesQ8_0(int64_t n);  // activations as BlockQ8_0
 int64_t PreparedRowBytesQ8_K(int64_t n);  // activations as BlockQ8_K
 
+// QuantizeRowQ8_0 (quantize.h) with AVX-512, the same bytes for every input but NaN
+// (quantize_avx512.cc); the prepare of the AVX-512 kernels whose activations are Q8_0.
+void QuantizeRowQ8_0Avx512(const float* x, int64_t n, void* out);
+
 // The kernel of format f for exactly that ISA, or nullptr (dot_quant_avx2.cc, _avx512.cc).
 const DotKernel* FindQuantDotKernelAvx2(WeightFormat f);
 const DotKernel* FindQuantDotKernelAvx512(WeightFormat f);

@@ -96,10 +96,12 @@ void DotRows(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, in
 
 constexpr DotFn kDotQ8_0 = Dot32<BlockQ8_0, IsumQ8_0>;
 constexpr DotFn kDotQ4_0 = Dot32<BlockQ4_0, IsumQ4_0>;
-constexpr DotKernel kAvx512Q8_0{WeightFormat::kQ8_0, Isa::kAvx512,        QuantizeRowQ8_0, kDotQ8_0,
-                                DotRows<kDotQ8_0>,   PreparedRowBytesQ8_0};
-constexpr DotKernel kAvx512Q4_0{WeightFormat::kQ4_0, Isa::kAvx512,        QuantizeRowQ8_0, kDotQ4_0,
-                                DotRows<kDotQ4_0>,   PreparedRowBytesQ8_0};
+constexpr DotKernel kAvx512Q8_0{WeightFormat::kQ8_0,   Isa::kAvx512,
+                                QuantizeRowQ8_0Avx512, kDotQ8_0,
+                                DotRows<kDotQ8_0>,     PreparedRowBytesQ8_0};
+constexpr DotKernel kAvx512Q4_0{WeightFormat::kQ4_0,   Isa::kAvx512,
+                                QuantizeRowQ8_0Avx512, kDotQ4_0,
+                                DotRows<kDotQ4_0>,     PreparedRowBytesQ8_0};
 
 }  // namespace
 

@@ -1,22 +1,22 @@
 // AVX-512 VNNI prefill tile kernels for Q8_0 / Q4_0 weights x Q8_0 activations (QuantDotTileFn,
-// dot_quant.h): kR weight rows x kC activation rows at once. Each weight group (8 blocks of one
-// row) is loaded and unpacked once for all kC activation rows, each activation group once for all
-// kR weight rows.
+// dot_registry.h), in "row panel" form: 16 weight rows are transposed in registers so that one
+// zmm holds the same 4 quants of 16 rows, and each activation dword is broadcast from memory by
+// vpdpbusd itself. An int32 lane then accumulates one (row, column, block) sum with no horizontal
+// reduction at all, which is what made the earlier pairwise tile spend most of its time shuffling.
 //
 // Bits: every (row, column) pair follows the lane contract of dot_quant.h exactly as the AVX-512
-// dot (dot_quant_avx512.cc) does: each block's integer sum is exact (any association of int32
-// adds gives the same integer), then per 8-block group one fma of (d_w * d_x) x float(isum) into
-// lane b % 8, the tail blocks one (masked) fma each into the same lanes, then ReduceLanes. So tile
-// == dot bit for bit.
+// dot (dot_quant_avx512.cc) does: each block's integer sum is exact, block b is added into lane
+// b % 8 by one fma of (d_w * d_x) x float(isum), the blocks of one lane in increasing order, and
+// the 8 lanes are summed by ReduceLanes' tree. Here the 8 lanes of one (row, column) are not the
+// lanes of one vector but 8 vectors over 16 rows (Lanes below), filled lane by lane: lane j takes
+// blocks j, j + 8, j + 16, ... So tile == dot bit for bit.
 //
-// Integer form: vpdpbusd multiplies unsigned by signed bytes.
-//   Q8_0: x + 128 (x ^ 0x80, unsigned) times w (signed), minus 128 * sum(w): the correction
-//         depends on the weight block only, so it is computed once per weight group.
-//   Q4_0: nibbles q (unsigned) times x (signed), minus 8 * sum(x): computed once per
-//         activation group.
-// The correction seeds vpdpbusd's accumulator, so each (row, column, block) costs one vpdpbusd on
-// half a zmm. A zmm holds blocks j and j + 4 of a group, which makes the 8 horizontal block sums
-// come out in lane order (BlockSums).
+// Integer form: vpdpbusd multiplies unsigned (weights, in registers) by signed bytes (the
+// activation dword it broadcasts):
+//   Q8_0: (w + 128) . x - 128 * sum(x)     (w + 128 is w ^ 0x80 as an unsigned byte)
+//   Q4_0: q . x - 8 * sum(x)               (nibbles q are unsigned already, value q - 8)
+// The correction depends on the activation block only; it is computed once per column group
+// (ActivationGroup) and seeds the accumulator.
 #include <immintrin.h>
 
 // GCC 12's AVX-512 intrinsics read an intentionally undefined register (_mm512_undefined_*)
@@ -26,193 +26,251 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <type_traits>
 
+#include "core/check.h"
 #include "kernels/dot_quant.h"
 #include "kernels/quant_blocks.h"
 
 namespace medassist::kernels {
 namespace {
 
-constexpr int kGroup = kDotLanes;  // blocks per fma step, one per lane
+constexpr int kPanelRows = 16;   // weight rows per panel: one int32 lane each
+constexpr int kGroupCols = 8;    // activation rows per column group
+constexpr int kMaxBlocks = 512;  // blocks per row a column group's stack arrays hold (n <= 16384)
 
-// The F16 scales of the first count (1..8) of 8 consecutive blocks as floats (zero beyond).
-template <typename Block>
-__m256 Scales8(const Block* b, int count) {
-  alignas(16) uint16_t d[kGroup] = {};
-  for (int i = 0; i < count; ++i) d[i] = b[i].d;
-  return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d)));
-}
-
-__m512i Join(__m256i lo, __m256i hi) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
-__m256i Load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
-// Q4_0 nibbles as 32 unsigned bytes in element order (low nibbles are elements 0..15).
-__m256i Nibbles(const BlockQ4_0& w) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
-}
-
-// z[j]: 8 int32 partial sums of block j (low half) and of block j + 4 (high half), j < 4.
-// Returns the 8 exact block sums in block order.
-__m256i BlockSums(const __m512i* z) {
-  const __m512i a =
-      _mm512_add_epi32(_mm512_unpacklo_epi32(z[0], z[1]), _mm512_unpackhi_epi32(z[0], z[1]));
-  const __m512i b =
-      _mm512_add_epi32(_mm512_unpacklo_epi32(z[2], z[3]), _mm512_unpackhi_epi32(z[2], z[3]));
-  // 128-bit lane k of t: {z0, z1, z2, z3 summed over their lane k}.
-  const __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
-  const __m512i even = _mm512_shuffle_i32x4(t, t, _MM_SHUFFLE(2, 0, 2, 0));  // lanes 0, 2
-  const __m512i odd = _mm512_shuffle_i32x4(t, t, _MM_SHUFFLE(3, 1, 3, 1));   // lanes 1, 3
-  return _mm256_add_epi32(_mm512_castsi512_si256(even), _mm512_castsi512_si256(odd));
-}
-
-// One group's operand of one row: q[j] = blocks j, j + 4; corr[j] the correction seed (zero on
-// the side that needs none).
-struct Operand {
-  __m512i q[4];
-  __m512i corr[4];
-  __m256 d;
+// The 16 rows' quants of one block as 8 unsigned-byte vectors: t[k] lane r = bytes 4k .. 4k + 3
+// of row r's 32 unpacked quants (element order), ready for vpdpbusd against activation dword k.
+// Rows >= valid_rows read as zero quants (their lanes are computed but never stored).
+struct PanelQuants {
+  __m512i t[8];
 };
 
-// Blocks [count, 8) of a group (the row's tail) are zero on both sides: their integer sums are
-// 0 and their lanes are left alone by the masked fma, so no byte past the row is read.
-template <typename WBlock>
-__m256i WeightQuants(const WBlock* w, int i, int count) {
-  if (i >= count) return _mm256_setzero_si256();
+// Transposes 8 vectors z[i] = {row i dwords 0..7 | row i + 8 dwords 0..7} into t[k] = dword k of
+// rows 0..15: an 8 x 8 dword transpose in each 256-bit half (unpack 32, unpack 64, then 128-bit
+// lane moves), rows landing in lane order.
+void Transpose16x8(const __m512i* z, __m512i* t) {
+  __m512i a[8], b[8];
+  for (int i = 0; i < 4; ++i) {
+    a[2 * i] = _mm512_unpacklo_epi32(z[2 * i], z[2 * i + 1]);
+    a[2 * i + 1] = _mm512_unpackhi_epi32(z[2 * i], z[2 * i + 1]);
+  }
+  // b[0..3]: dwords {0|4, 1|5, 2|6, 3|7} of rows 0-3 (and 8-11); b[4..7] the same of rows 4-7.
+  for (int h = 0; h < 2; ++h) {
+    const __m512i* s = a + 4 * h;
+    b[4 * h + 0] = _mm512_unpacklo_epi64(s[0], s[2]);
+    b[4 * h + 1] = _mm512_unpackhi_epi64(s[0], s[2]);
+    b[4 * h + 2] = _mm512_unpacklo_epi64(s[1], s[3]);
+    b[4 * h + 3] = _mm512_unpackhi_epi64(s[1], s[3]);
+  }
+  // 128-bit lanes of b[k]: {rows 0-3 dword k, rows 0-3 dword k + 4, rows 8-11 dword k, rows
+  // 8-11 dword k + 4}; of b[k + 4] the same for rows 4-7 / 12-15.
+  const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+  const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+  for (int k = 0; k < 4; ++k) {
+    t[k] = _mm512_permutex2var_epi64(b[k], lo, b[k + 4]);
+    t[k + 4] = _mm512_permutex2var_epi64(b[k], hi, b[k + 4]);
+  }
+}
+
+template <bool kFull>
+__m256i LoadRow32(const std::byte* p, int r, int valid_rows) {
+  if (!kFull && r >= valid_rows) return _mm256_setzero_si256();
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+template <bool kFull>
+__m128i LoadRow16(const std::byte* p, int r, int valid_rows) {
+  if (!kFull && r >= valid_rows) return _mm_setzero_si128();
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
+// Block b of the panel's rows (w = row 0, stride w_row_bytes) as PanelQuants.
+template <typename WBlock, bool kFull>
+void LoadPanelQuants(const std::byte* w, int64_t w_row_bytes, int64_t b, int valid_rows,
+                     PanelQuants* q) {
+  const std::byte* base = w + b * static_cast<int64_t>(sizeof(WBlock)) + offsetof(WBlock, qs);
   if constexpr (std::is_same_v<WBlock, BlockQ8_0>) {
-    return Load32(w[i].qs);
+    __m512i z[8];
+    for (int i = 0; i < 8; ++i) {
+      const __m256i lo = LoadRow32<kFull>(base + i * w_row_bytes, i, valid_rows);
+      const __m256i hi = LoadRow32<kFull>(base + (i + 8) * w_row_bytes, i + 8, valid_rows);
+      z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+    Transpose16x8(z, q->t);
+    const __m512i flip = _mm512_set1_epi8(-128);  // w + 128 as unsigned bytes
+    for (int k = 0; k < 8; ++k) q->t[k] = _mm512_xor_si512(q->t[k], flip);
   } else {
-    return Nibbles(w[i]);
-  }
-}
-
-__m256i ActivationQuants(const BlockQ8_0* x, int i, int count) {
-  return i < count ? Load32(x[i].qs) : _mm256_setzero_si256();
-}
-
-template <typename WBlock>
-void LoadWeights(const WBlock* w, int count, Operand* o) {
-  o->d = Scales8(w, count);
-  for (int j = 0; j < 4; ++j) {
-    o->q[j] = Join(WeightQuants(w, j, count), WeightQuants(w, j + 4, count));
-    if constexpr (std::is_same_v<WBlock, BlockQ8_0>) {
-      const __m512i s =
-          _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), o->q[j]);
-      o->corr[j] = _mm512_sub_epi32(_mm512_setzero_si512(), s);  // -128 * sum(w)
+    // z[i] 128-bit lane L = row i + 4L's 16 packed bytes; a 4 x 4 dword transpose per lane puts
+    // packed dword k of rows 0..15 in lane order; its low nibbles are elements 4k .. 4k + 3,
+    // its high nibbles elements 16 + 4k .. 16 + 4k + 3.
+    __m512i z[4];
+    for (int i = 0; i < 4; ++i) {
+      __m512i v = _mm512_castsi128_si512(LoadRow16<kFull>(base + i * w_row_bytes, i, valid_rows));
+      for (int l = 1; l < 4; ++l) {
+        const int r = i + 4 * l;
+        v = _mm512_inserti32x4(v, LoadRow16<kFull>(base + r * w_row_bytes, r, valid_rows), l);
+      }
+      z[i] = v;
+    }
+    const __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    const __m512i a2 = _mm512_unpacklo_epi32(z[2], z[3]), a3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    const __m512i packed[4] = {_mm512_unpacklo_epi64(a0, a2), _mm512_unpackhi_epi64(a0, a2),
+                               _mm512_unpacklo_epi64(a1, a3), _mm512_unpackhi_epi64(a1, a3)};
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    for (int k = 0; k < 4; ++k) {
+      q->t[k] = _mm512_and_si512(packed[k], nibble);
+      q->t[k + 4] = _mm512_and_si512(_mm512_srli_epi16(packed[k], 4), nibble);
     }
   }
 }
 
+// The F16 scales of block b of the panel's 16 rows as floats (rows >= valid_rows: 0). Word
+// inserts, not vpgatherdd: gathers are microcoded slowly on CPUs with the GDS mitigation.
+template <typename WBlock, bool kFull>
+__m512 PanelScales(const std::byte* w, int64_t w_row_bytes, int64_t b, int valid_rows) {
+  const std::byte* base = w + b * static_cast<int64_t>(sizeof(WBlock));
+  alignas(32) uint16_t d[kPanelRows];
+  for (int r = 0; r < kPanelRows; ++r) {
+    d[r] = 0;
+    if (kFull || r < valid_rows) std::memcpy(&d[r], base + r * w_row_bytes, sizeof d[r]);
+  }
+  return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d)));
+}
+
+// What a column group's activation rows contribute per block, computed once for all panels:
+// the scale d_x as float and the integer correction seed.
+struct ActivationGroup {
+  const std::byte* rows[kGroupCols];  // the prepared Q8_0 rows
+  int cols;
+  alignas(64) float d[kGroupCols][kMaxBlocks];
+  alignas(64) int32_t corr[kGroupCols][kMaxBlocks];
+};
+
+float HalfToFloat(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
+
 template <typename WBlock>
-void LoadActivations(const BlockQ8_0* x, int count, Operand* o) {
-  o->d = Scales8(x, count);
-  for (int j = 0; j < 4; ++j) {
-    const __m512i q = Join(ActivationQuants(x, j, count), ActivationQuants(x, j + 4, count));
-    if constexpr (std::is_same_v<WBlock, BlockQ8_0>) {
-      o->q[j] = _mm512_xor_si512(q, _mm512_set1_epi8(-128));  // x + 128 as unsigned bytes
-    } else {
-      o->q[j] = q;
-      const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), q);
-      o->corr[j] = _mm512_sub_epi32(_mm512_setzero_si512(), s);  // -8 * sum(x)
+void PrepareGroup(const std::byte* x, int64_t x_stride, int cols, int64_t nb, ActivationGroup* g) {
+  constexpr int kOffset = std::is_same_v<WBlock, BlockQ8_0> ? 128 : 8;
+  g->cols = cols;
+  const __m256i ones = _mm256_set1_epi8(1);
+  for (int c = 0; c < cols; ++c) {
+    g->rows[c] = x + c * x_stride;
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(g->rows[c]);
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs));
+      const __m256i s8 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
+      __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+      g->corr[c][b] = -kOffset * _mm_cvtsi128_si32(s);
+      g->d[c][b] = HalfToFloat(blocks[b].d);
     }
   }
 }
 
-// The 8 exact block sums of one (weight row, activation row) group.
-template <typename WBlock>
-__m256i GroupIsums(const Operand& w, const Operand& x) {
-  __m512i z[4];
-  for (int j = 0; j < 4; ++j) {
-    if constexpr (std::is_same_v<WBlock, BlockQ8_0>) {
-      z[j] = _mm512_dpbusd_epi32(w.corr[j], x.q[j], w.q[j]);
-    } else {
-      z[j] = _mm512_dpbusd_epi32(x.corr[j], w.q[j], x.q[j]);
-    }
-  }
-  return BlockSums(z);
+// Activation dword at p (2-byte aligned in a block) in every lane; vpdpbusd's broadcast operand.
+__m512i Broadcast32(const std::byte* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm512_set1_epi32(v);
 }
 
-// One group of blocks [b, b + count) (count 8 for kFull: no checks in the hot loop) for every
-// (row, column) pair: acc[r][c] lane i += scale x isum of block b + i, for i < count only.
-template <typename WBlock, int R, int C, bool kFull>
-void GroupStep(const std::byte* w, int64_t w_row_bytes, const std::byte* x, int64_t x_stride,
-               int64_t b, int count, __m256 (&acc)[R][C]) {
-  if constexpr (kFull) count = kGroup;
-  const auto mask = static_cast<__mmask8>((1u << count) - 1u);
-  Operand wo[R];
-  for (int r = 0; r < R; ++r)
-    LoadWeights(reinterpret_cast<const WBlock*>(w + r * w_row_bytes) + b, count, &wo[r]);
-  for (int c = 0; c < C; ++c) {
-    Operand xo;
-    LoadActivations<WBlock>(reinterpret_cast<const BlockQ8_0*>(x + c * x_stride) + b, count, &xo);
-    for (int r = 0; r < R; ++r) {
-      const __m256 scale = _mm256_mul_ps(wo[r].d, xo.d);  // d_w * d_x, as dot
-      const __m256 isums = _mm256_cvtepi32_ps(GroupIsums<WBlock>(wo[r], xo));
-      if constexpr (kFull) {
-        acc[r][c] = _mm256_fmadd_ps(scale, isums, acc[r][c]);
-      } else {
-        acc[r][c] = _mm256_mask3_fmadd_ps(scale, isums, acc[r][c], mask);
+// The 8 lanes of the lane contract for 16 rows x C columns: lanes[c][j] = lane j of 16 rows.
+template <int C>
+struct Lanes {
+  __m512 v[C][kDotLanes];
+};
+
+// One panel (16 weight rows) x C columns: fills the lanes, lane j from blocks j, j + 8, ...
+template <typename WBlock, int C, bool kFull>
+void PanelLanes(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
+                int64_t nb, Lanes<C>* out) {
+  constexpr int64_t kQsOffset = offsetof(BlockQ8_0, qs);
+  for (int j = 0; j < kDotLanes; ++j) {
+    __m512 acc[C];
+    for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+    for (int64_t b = j; b < nb; b += kDotLanes) {
+      PanelQuants q;
+      LoadPanelQuants<WBlock, kFull>(w, w_row_bytes, b, valid_rows, &q);
+      const __m512 dw = PanelScales<WBlock, kFull>(w, w_row_bytes, b, valid_rows);
+      for (int c = 0; c < C; ++c) {
+        const std::byte* xq = g.rows[c] + b * static_cast<int64_t>(sizeof(BlockQ8_0)) + kQsOffset;
+        __m512i isum = _mm512_set1_epi32(g.corr[c][b]);
+        for (int k = 0; k < 8; ++k) {
+          isum = _mm512_dpbusd_epi32(isum, q.t[k], Broadcast32(xq + 4 * k));
+        }
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(g.d[c][b]));  // d_w * d_x
+        acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), acc[c]);
       }
     }
+    for (int c = 0; c < C; ++c) out->v[c][j] = acc[c];
   }
 }
 
-// y[c * y_stride + r] = dot(w row r, x row c) for r < R, c < C. Block b always lands in lane
-// b % 8 by one fma, as in dot: full groups, then the tail (< 8 blocks) with the other lanes
-// masked off.
-template <typename WBlock, int R, int C>
-void TileFixed(const std::byte* w, int64_t w_row_bytes, const std::byte* x, int64_t x_stride,
-               int64_t nb, float* y, int64_t y_stride) {
-  __m256 acc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
-  int64_t b = 0;
-  for (; b + kGroup <= nb; b += kGroup)
-    GroupStep<WBlock, R, C, true>(w, w_row_bytes, x, x_stride, b, kGroup, acc);
-  if (b < nb)
-    GroupStep<WBlock, R, C, false>(w, w_row_bytes, x, x_stride, b, static_cast<int>(nb - b), acc);
-  for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < C; ++c) {
-      alignas(32) float lanes[kDotLanes];
-      _mm256_store_ps(lanes, acc[r][c]);
-      y[c * y_stride + r] = ReduceLanes(lanes);
+// ReduceLanes' tree, ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)), for 16 rows at once.
+__m512 ReduceLanes16(const __m512* l) {
+  return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[1]), _mm512_add_ps(l[2], l[3])),
+                       _mm512_add_ps(_mm512_add_ps(l[4], l[5]), _mm512_add_ps(l[6], l[7])));
+}
+
+template <typename WBlock, int C, bool kFull>
+void Panel(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
+           int64_t nb, float* y, int64_t y_stride) {
+  Lanes<C> lanes;
+  PanelLanes<WBlock, C, kFull>(w, w_row_bytes, valid_rows, g, nb, &lanes);
+  const auto mask = static_cast<__mmask16>((1u << valid_rows) - 1u);
+  for (int c = 0; c < C; ++c) {
+    const __m512 sum = ReduceLanes16(lanes.v[c]);
+    if constexpr (kFull) {
+      _mm512_storeu_ps(y + c * y_stride, sum);
+    } else {
+      _mm512_mask_storeu_ps(y + c * y_stride, mask, sum);
     }
   }
 }
 
-// Rows in blocks of kR (then 1), activation rows in blocks of kC (then 1). 4 x 4 keeps 4 weight
-// groups (in registers or L1) while each activation group serves all 4 rows; measured against
-// 4 x 2 and 2 x 4 (10-20% slower) and 4 x 6 (within noise).
+// Every panel of the tile's rows against one column group of C columns.
+template <typename WBlock, int C>
+void PanelsOfGroup(const std::byte* w, int64_t w_row_bytes, int64_t rows, const ActivationGroup& g,
+                   int64_t nb, float* y, int64_t y_stride) {
+  int64_t r = 0;
+  for (; r + kPanelRows <= rows; r += kPanelRows) {
+    Panel<WBlock, C, true>(w + r * w_row_bytes, w_row_bytes, kPanelRows, g, nb, y + r, y_stride);
+  }
+  if (r < rows) {
+    Panel<WBlock, C, false>(w + r * w_row_bytes, w_row_bytes, static_cast<int>(rows - r), g, nb,
+                            y + r, y_stride);
+  }
+}
+
+// Column count as a template argument, so the accumulators stay in registers.
+template <typename WBlock, int C = kGroupCols>
+void DispatchCols(const std::byte* w, int64_t w_row_bytes, int64_t rows, const ActivationGroup& g,
+                  int64_t nb, float* y, int64_t y_stride) {
+  if constexpr (C > 1) {
+    if (g.cols < C) return DispatchCols<WBlock, C - 1>(w, w_row_bytes, rows, g, nb, y, y_stride);
+  }
+  PanelsOfGroup<WBlock, C>(w, w_row_bytes, rows, g, nb, y, y_stride);
+}
+
+// y[c * y_stride + r] = dot(w row r, x row c) for r < rows, c < n_x.
 template <typename WBlock>
 void Tile(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int64_t x_stride,
           int64_t n_x, int64_t n, float* y, int64_t y_stride) {
-  constexpr int kR = 4, kC = 4;
+  const int64_t nb = n / 32;
+  CHECK(nb <= kMaxBlocks) << "Q8_0 / Q4_0 tile: rows of " << n << " elements exceed "
+                          << kMaxBlocks * 32;
   const auto* wb = static_cast<const std::byte*>(w);
   const auto* xb = static_cast<const std::byte*>(x);
-  const int64_t nb = n / 32;
-  const auto run = [&](auto r_tag, auto c_tag, int64_t r, int64_t c) {
-    TileFixed<WBlock, decltype(r_tag)::value, decltype(c_tag)::value>(
-        wb + r * w_row_bytes, w_row_bytes, xb + c * x_stride, x_stride, nb, y + c * y_stride + r,
-        y_stride);
-  };
-  using R4 = std::integral_constant<int, kR>;
-  using C4 = std::integral_constant<int, kC>;
-  using One = std::integral_constant<int, 1>;
-  int64_t r = 0;
-  for (; r + kR <= rows; r += kR) {
-    int64_t c = 0;
-    for (; c + kC <= n_x; c += kC) run(R4{}, C4{}, r, c);
-    for (; c < n_x; ++c) run(R4{}, One{}, r, c);
-  }
-  for (; r < rows; ++r) {
-    int64_t c = 0;
-    for (; c + kC <= n_x; c += kC) run(One{}, C4{}, r, c);
-    for (; c < n_x; ++c) run(One{}, One{}, r, c);
+  ActivationGroup group;
+  for (int64_t c = 0; c < n_x; c += kGroupCols) {
+    const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
+    PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb, &group);
+    DispatchCols<WBlock>(wb, w_row_bytes, rows, group, nb, y + c * y_stride, y_stride);
   }
 }
 

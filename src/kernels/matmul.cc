@@ -104,7 +104,7 @@ void Matmul(ThreadPool& pool, const DotKernel& k, const void* w, int64_t d_out, 
             const MatmulTiling& tiling) {
   CHECK(d_out >= 0 && d_in >= 0 && n_rows >= 0)
       << "Matmul shape " << d_out << " x " << d_in << " with " << n_rows << " rows";
-  CHECK(tiling.chunk_rows > 0 && tiling.weight_rows > 0 && tiling.activation_rows > 0);
+  CHECK(tiling.chunk_rows > 0 && tiling.weight_rows >= 0 && tiling.activation_rows > 0);
   if (d_out == 0 || n_rows == 0) return;
   Job job{};
   job.k = &k;
@@ -117,6 +117,7 @@ void Matmul(ThreadPool& pool, const DotKernel& k, const void* w, int64_t d_out, 
   job.tiling = tiling;
   job.tile = PreparesByCopy(k) ? FindFloatDotTile(k) : nullptr;
   job.quant_tile = job.tile == nullptr ? FindQuantDotTile(k) : nullptr;
+  if (job.tiling.weight_rows == 0) job.tiling.weight_rows = job.quant_tile != nullptr ? 64 : 4;
   job.x_prepared = PrepareActivations(pool, k, x, d_in, n_rows, ws, &job.x_stride);
   const int64_t n_chunks = (d_out + tiling.chunk_rows - 1) / tiling.chunk_rows;
   pool.ParallelFor(n_chunks, [&job](int64_t begin, int64_t end) {

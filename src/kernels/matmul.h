@@ -36,8 +36,10 @@ class MatmulWorkspace {
 
 // How the work is cut; any choice gives the same bits (tests vary it, benchmarks tune it).
 struct MatmulTiling {
-  int64_t chunk_rows = 16;       // output rows per ParallelFor task (the unit split over threads)
-  int64_t weight_rows = 4;       // weight rows that stay in cache while activation rows pass
+  int64_t chunk_rows = 16;  // output rows per ParallelFor task (the unit split over threads)
+  // Weight rows that stay in cache while activation rows pass; 0: the kernel's choice (4 for
+  // the float tiles' register blocks, 64 for the quantized tiles' 16-row panels).
+  int64_t weight_rows = 0;
   int64_t activation_rows = 64;  // activation rows per pass over a thread's weight rows
 };
 

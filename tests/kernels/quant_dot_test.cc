@@ -142,5 +142,27 @@ TEST(QuantDotTest, ZeroActivationsGiveZero) {
   }
 }
 
+// The AVX-512 activation quantizer gives the scalar bytes also where rounding is delicate:
+// exact .5 ties (round half away from zero), zero blocks, infinities, scales that saturate F16.
+TEST(QuantDotTest, SimdActivationQuantizerMatchesScalarOnEdgeCases) {
+  const DotKernel& k = SelectDotKernel(WeightFormat::kQ8_0, Isa::kAvx512);
+  if (k.isa != Isa::kAvx512) GTEST_SKIP() << "CPU lacks AVX-512";
+  std::vector<float> x(32 * 6, 0.0f);
+  for (int j = 0; j < 32; ++j) {
+    x[j] = (j % 2 == 0 ? 1.0f : -1.0f) * (static_cast<float>(j) * 4.0f + 0.5f);  // ties, d = 1
+    x[32 + j] = 0.0f;                                                            // zero block
+    x[64 + j] = j == 3 ? INFINITY : static_cast<float>(j) - 7.25f;               // inf dominates
+    x[96 + j] = (j - 16) * 3.0e7f;                                               // d past F16 max
+    x[128 + j] = static_cast<float>(j) * 1e-30f;         // tiny, subnormal d
+    x[160 + j] = 127.0f - static_cast<float>(j) * 0.5f;  // many ties below amax
+  }
+  x[31] = 127.0f;  // amax 127 so that d is exactly 1 and the ties above stay ties
+  std::vector<uint8_t> want(static_cast<size_t>(k.prepared_row_bytes(192)));
+  std::vector<uint8_t> got(want.size());
+  QuantizeRowQ8_0(x.data(), 192, want.data());
+  k.prepare(x.data(), 192, got.data());
+  EXPECT_EQ(got, want);
+}
+
 }  // namespace
 }  // namespace medassist::kernels
