@@ -48,4 +48,8 @@ QuantDotTileFn QuantDotTileAvx512(WeightFormat f);
 const DotKernel* FindQuantDotKernelKAvx512(WeightFormat f);
 QuantDotTileFn QuantDotTileKAvx512(WeightFormat f);
 
+// The 16-row panel prefill tiles of Q4_K and Q6_K (dot_quant_k_panel_avx512.cc), which
+// QuantDotTileKAvx512 returns; nullptr for other formats.
+QuantDotTileFn QuantPanelTileKAvx512(WeightFormat f);
+
 }  // namespace medassist::kernels

@@ -339,9 +339,8 @@ const DotKernel* FindQuantDotKernelKAvx512(WeightFormat f) {
 QuantDotTileFn QuantDotTileKAvx512(WeightFormat f) {
   switch (f) {
     case WeightFormat::kQ4_K:
-      return Tile<BlockQ4_K>;
     case WeightFormat::kQ6_K:
-      return Tile<BlockQ6_K>;
+      return QuantPanelTileKAvx512(f);  // 16-row panels: dot_quant_k_panel_avx512.cc
     default:
       return nullptr;
   }

@@ -33,6 +33,7 @@
 
 #include "core/check.h"
 #include "kernels/dot_quant.h"
+#include "kernels/panel_avx512.h"
 #include "kernels/quant_blocks.h"
 
 namespace medassist::kernels {
@@ -49,39 +50,6 @@ struct PanelQuants {
   __m512i t[8];
 };
 
-// Transposes 8 vectors z[i] = {row i dwords 0..7 | row i + 8 dwords 0..7} into t[k] = dword k of
-// rows 0..15: an 8 x 8 dword transpose in each 256-bit half (unpack 32, unpack 64, then 128-bit
-// lane moves), rows landing in lane order.
-void Transpose16x8(const __m512i* z, __m512i* t) {
-  __m512i a[8], b[8];
-  for (int i = 0; i < 4; ++i) {
-    a[2 * i] = _mm512_unpacklo_epi32(z[2 * i], z[2 * i + 1]);
-    a[2 * i + 1] = _mm512_unpackhi_epi32(z[2 * i], z[2 * i + 1]);
-  }
-  // b[0..3]: dwords {0|4, 1|5, 2|6, 3|7} of rows 0-3 (and 8-11); b[4..7] the same of rows 4-7.
-  for (int h = 0; h < 2; ++h) {
-    const __m512i* s = a + 4 * h;
-    b[4 * h + 0] = _mm512_unpacklo_epi64(s[0], s[2]);
-    b[4 * h + 1] = _mm512_unpackhi_epi64(s[0], s[2]);
-    b[4 * h + 2] = _mm512_unpacklo_epi64(s[1], s[3]);
-    b[4 * h + 3] = _mm512_unpackhi_epi64(s[1], s[3]);
-  }
-  // 128-bit lanes of b[k]: {rows 0-3 dword k, rows 0-3 dword k + 4, rows 8-11 dword k, rows
-  // 8-11 dword k + 4}; of b[k + 4] the same for rows 4-7 / 12-15.
-  const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
-  const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
-  for (int k = 0; k < 4; ++k) {
-    t[k] = _mm512_permutex2var_epi64(b[k], lo, b[k + 4]);
-    t[k + 4] = _mm512_permutex2var_epi64(b[k], hi, b[k + 4]);
-  }
-}
-
-template <bool kFull>
-__m256i LoadRow32(const std::byte* p, int r, int valid_rows) {
-  if (!kFull && r >= valid_rows) return _mm256_setzero_si256();
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-}
-
 template <bool kFull>
 __m128i LoadRow16(const std::byte* p, int r, int valid_rows) {
   if (!kFull && r >= valid_rows) return _mm_setzero_si128();
@@ -94,13 +62,7 @@ void LoadPanelQuants(const std::byte* w, int64_t w_row_bytes, int64_t b, int val
                      PanelQuants* q) {
   const std::byte* base = w + b * static_cast<int64_t>(sizeof(WBlock)) + offsetof(WBlock, qs);
   if constexpr (std::is_same_v<WBlock, BlockQ8_0>) {
-    __m512i z[8];
-    for (int i = 0; i < 8; ++i) {
-      const __m256i lo = LoadRow32<kFull>(base + i * w_row_bytes, i, valid_rows);
-      const __m256i hi = LoadRow32<kFull>(base + (i + 8) * w_row_bytes, i + 8, valid_rows);
-      z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-    }
-    Transpose16x8(z, q->t);
+    panel::LoadTransposed32<kFull>(base, w_row_bytes, valid_rows, q->t);
     const __m512i flip = _mm512_set1_epi8(-128);  // w + 128 as unsigned bytes
     for (int k = 0; k < 8; ++k) q->t[k] = _mm512_xor_si512(q->t[k], flip);
   } else {
@@ -109,11 +71,13 @@ void LoadPanelQuants(const std::byte* w, int64_t w_row_bytes, int64_t b, int val
     // its high nibbles elements 16 + 4k .. 16 + 4k + 3.
     __m512i z[4];
     for (int i = 0; i < 4; ++i) {
-      __m512i v = _mm512_castsi128_si512(LoadRow16<kFull>(base + i * w_row_bytes, i, valid_rows));
-      for (int l = 1; l < 4; ++l) {
-        const int r = i + 4 * l;
-        v = _mm512_inserti32x4(v, LoadRow16<kFull>(base + r * w_row_bytes, r, valid_rows), l);
-      }
+      const auto row = [&](int r) {
+        return LoadRow16<kFull>(base + r * w_row_bytes, r, valid_rows);
+      };
+      __m512i v = _mm512_castsi128_si512(row(i));
+      v = _mm512_inserti32x4(v, row(i + 4), 1);  // the lane index must be a constant
+      v = _mm512_inserti32x4(v, row(i + 8), 2);
+      v = _mm512_inserti32x4(v, row(i + 12), 3);
       z[i] = v;
     }
     const __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a1 = _mm512_unpackhi_epi32(z[0], z[1]);
@@ -128,17 +92,11 @@ void LoadPanelQuants(const std::byte* w, int64_t w_row_bytes, int64_t b, int val
   }
 }
 
-// The F16 scales of block b of the panel's 16 rows as floats (rows >= valid_rows: 0). Word
-// inserts, not vpgatherdd: gathers are microcoded slowly on CPUs with the GDS mitigation.
+// The F16 scales of block b of the panel's 16 rows as floats (rows >= valid_rows: 0).
 template <typename WBlock, bool kFull>
 __m512 PanelScales(const std::byte* w, int64_t w_row_bytes, int64_t b, int valid_rows) {
-  const std::byte* base = w + b * static_cast<int64_t>(sizeof(WBlock));
-  alignas(32) uint16_t d[kPanelRows];
-  for (int r = 0; r < kPanelRows; ++r) {
-    d[r] = 0;
-    if (kFull || r < valid_rows) std::memcpy(&d[r], base + r * w_row_bytes, sizeof d[r]);
-  }
-  return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d)));
+  return panel::HalfColumn<kFull>(w + b * static_cast<int64_t>(sizeof(WBlock)), w_row_bytes,
+                                  valid_rows);
 }
 
 // What a column group's activation rows contribute per block, computed once for all panels:
@@ -172,13 +130,6 @@ void PrepareGroup(const std::byte* x, int64_t x_stride, int cols, int64_t nb, Ac
   }
 }
 
-// Activation dword at p (2-byte aligned in a block) in every lane; vpdpbusd's broadcast operand.
-__m512i Broadcast32(const std::byte* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return _mm512_set1_epi32(v);
-}
-
 // The 8 lanes of the lane contract for 16 rows x C columns: lanes[c][j] = lane j of 16 rows.
 template <int C>
 struct Lanes {
@@ -201,7 +152,7 @@ void PanelLanes(const std::byte* w, int64_t w_row_bytes, int valid_rows, const A
         const std::byte* xq = g.rows[c] + b * static_cast<int64_t>(sizeof(BlockQ8_0)) + kQsOffset;
         __m512i isum = _mm512_set1_epi32(g.corr[c][b]);
         for (int k = 0; k < 8; ++k) {
-          isum = _mm512_dpbusd_epi32(isum, q.t[k], Broadcast32(xq + 4 * k));
+          isum = _mm512_dpbusd_epi32(isum, q.t[k], panel::Broadcast32(xq + 4 * k));
         }
         const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(g.d[c][b]));  // d_w * d_x
         acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), acc[c]);
@@ -211,25 +162,13 @@ void PanelLanes(const std::byte* w, int64_t w_row_bytes, int valid_rows, const A
   }
 }
 
-// ReduceLanes' tree, ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)), for 16 rows at once.
-__m512 ReduceLanes16(const __m512* l) {
-  return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[1]), _mm512_add_ps(l[2], l[3])),
-                       _mm512_add_ps(_mm512_add_ps(l[4], l[5]), _mm512_add_ps(l[6], l[7])));
-}
-
 template <typename WBlock, int C, bool kFull>
 void Panel(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
            int64_t nb, float* y, int64_t y_stride) {
   Lanes<C> lanes;
   PanelLanes<WBlock, C, kFull>(w, w_row_bytes, valid_rows, g, nb, &lanes);
-  const auto mask = static_cast<__mmask16>((1u << valid_rows) - 1u);
   for (int c = 0; c < C; ++c) {
-    const __m512 sum = ReduceLanes16(lanes.v[c]);
-    if constexpr (kFull) {
-      _mm512_storeu_ps(y + c * y_stride, sum);
-    } else {
-      _mm512_mask_storeu_ps(y + c * y_stride, mask, sum);
-    }
+    panel::StoreColumn<kFull>(y + c * y_stride, panel::ReduceLanes16(lanes.v[c]), valid_rows);
   }
 }
 

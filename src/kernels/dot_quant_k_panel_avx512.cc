@@ -1,0 +1,363 @@
+// AVX-512 VNNI prefill tiles for Q4_K and Q6_K weights x Q8_K activations (QuantDotTileFn,
+// dot_registry.h) in the panel form of dot_quant_tile_avx512.cc: 16 weight rows transposed in
+// registers (panel_avx512.h), so that int32 lane r holds row r's sums and vpdpbusd broadcasts
+// each activation dword itself; no horizontal reduction per super-block.
+//
+// Bits: every (row, column) pair follows the lane contract of dot_quant.h exactly as the scalar
+// dot does. Per super-block the two integer sums are exact in int32:
+//   isum_sc = sum over sub-blocks s of sc[s] * (q . x over s)   (|.| <= 8 * 63 * 32 * 15 * 127)
+//   isum_m  = sum over s of m[s] * (bsums[2s] + bsums[2s + 1])
+// and super-block b goes into lane b % 8 by fma(d_x * d_w, float(isum_sc), lane) then
+// fma(-(d_x * dmin_w), float(isum_m), lane). Here lane j of 16 rows is one vector, filled from
+// super-blocks j, j + 8, ... in order, and the 8 lanes are summed by ReduceLanes' tree. So tile ==
+// dot bit for bit. Q6_K likewise: isum = sum over its 16 sub-blocks s of sc[s] * (q . x over s)
+// - 32 * sum of sc[s] * bsums[s], added by fma(d_x * d_w, float(isum), lane).
+#include <immintrin.h>
+
+// GCC 12's AVX-512 intrinsics read an intentionally undefined register (_mm512_undefined_*)
+// as the pass-through of their masked builtins, which -Wuninitialized flags at every inlined use.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+
+#include "core/check.h"
+#include "kernels/dot_quant.h"
+#include "kernels/panel_avx512.h"
+#include "kernels/quant_blocks.h"
+
+namespace medassist::kernels {
+namespace {
+
+constexpr int kGroupCols = 8;  // activation rows per column group
+constexpr int kMaxSuper = 64;  // super-blocks per row the column group arrays hold (n <= 16384)
+constexpr int kSubBlocks = 8;  // sub-blocks of 32 per super-block
+
+// What a column group's activation rows contribute per super-block, computed once for all panels:
+// bsum_pairs[c][b][i] = an int16 pair of activation sums, vpdpwssd's operand: for Q4_K the sums
+// over sub-blocks 2i and 2i + 1 (of 32), for Q6_K bsums[2i] and bsums[2i + 1] (of 16).
+struct ActivationGroup {
+  const BlockQ8_K* rows[kGroupCols];
+  int cols;
+  alignas(64) int32_t bsum_pairs[kGroupCols][kMaxSuper][8];
+};
+
+int32_t Pair16(int lo, int hi) {
+  return static_cast<int32_t>(static_cast<uint16_t>(lo) |
+                              (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16));
+}
+
+template <typename WBlock>
+void PrepareGroup(const std::byte* x, int64_t x_stride, int cols, int64_t nb, ActivationGroup* g) {
+  g->cols = cols;
+  for (int c = 0; c < cols; ++c) {
+    g->rows[c] = reinterpret_cast<const BlockQ8_K*>(x + c * x_stride);
+    for (int64_t b = 0; b < nb; ++b) {
+      const int16_t* bs = g->rows[c][b].bsums;
+      int32_t* out = g->bsum_pairs[c][b];
+      if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
+        for (int i = 0; i < 4; ++i) {  // |sum of 32| <= 32 * 127 fits int16
+          out[i] = Pair16(bs[4 * i] + bs[4 * i + 1], bs[4 * i + 2] + bs[4 * i + 3]);
+        }
+      } else {
+        for (int i = 0; i < 8; ++i) out[i] = Pair16(bs[2 * i], bs[2 * i + 1]);
+      }
+    }
+  }
+}
+
+// Super-block b's scales of the panel's 16 rows: sc[s] (int32 lanes), the mins as int16 pairs
+// (m[2i], m[2i + 1]) per lane for vpdpwssd, d and -dmin as floats.
+struct PanelScales {
+  __m512i sc[kSubBlocks];
+  __m512i m_pairs[kSubBlocks / 2];
+  __m512 d, neg_dmin;
+};
+
+// vpshufb controls (per 128-bit lane; 0x80 selects zero). pick[k]: byte k of each dword,
+// zero-extended. pair[h]: bytes 2h and 2h + 1 of each dword as two int16.
+struct ShuffleTables {
+  alignas(64) uint8_t pick[4][64];
+  alignas(64) uint8_t pair[2][64];
+  alignas(64) uint8_t sext_pair[2][64];  // bytes 2h, 2h + 1 of each dword into int16 high bytes
+};
+
+constexpr ShuffleTables MakeShuffleTables() {
+  ShuffleTables t{};
+  for (int i = 0; i < 64; ++i) {
+    const int dword = (i % 16) / 4, byte = i % 4;
+    for (int k = 0; k < 4; ++k)
+      t.pick[k][i] = byte == 0 ? static_cast<uint8_t>(4 * dword + k) : 0x80;
+    for (int h = 0; h < 2; ++h) {
+      t.pair[h][i] = byte % 2 == 0 ? static_cast<uint8_t>(4 * dword + 2 * h + byte / 2) : 0x80;
+      t.sext_pair[h][i] = byte % 2 == 1 ? static_cast<uint8_t>(4 * dword + 2 * h + byte / 2) : 0x80;
+    }
+  }
+  return t;
+}
+
+constexpr ShuffleTables kShuffles = MakeShuffleTables();
+
+// GetScaleMinK4 for 16 rows at once. p[i] lane r = bytes 4i .. 4i + 3 of row r's 12 scale bytes:
+// u0 = scales 0-3, u1 = scales 4-7, u2 = mins 0-3, u3 = mins 4-7 (one byte each).
+template <bool kFull>
+void LoadScales(const std::byte* w, int64_t w_row_bytes, int64_t b, int valid_rows,
+                PanelScales* s) {
+  const std::byte* base = w + b * static_cast<int64_t>(sizeof(BlockQ4_K));
+  alignas(64) uint32_t p[3][panel::kRows];
+  for (int r = 0; r < panel::kRows; ++r) {
+    const bool valid = kFull || r < valid_rows;
+    for (int i = 0; i < 3; ++i) p[i][r] = 0;
+    if (valid) {
+      for (int i = 0; i < 3; ++i) {
+        std::memcpy(&p[i][r], base + r * w_row_bytes + offsetof(BlockQ4_K, scales) + 4 * i, 4);
+      }
+    }
+  }
+  const __m512i p0 = _mm512_load_si512(p[0]), p1 = _mm512_load_si512(p[1]);
+  const __m512i p2 = _mm512_load_si512(p[2]);
+  const __m512i low6 = _mm512_set1_epi32(0x3f3f3f3f), low4 = _mm512_set1_epi32(0x0f0f0f0f);
+  const __m512i low2 = _mm512_set1_epi32(0x03030303);
+  const __m512i u0 = _mm512_and_si512(p0, low6);
+  const __m512i u1 =
+      _mm512_or_si512(_mm512_and_si512(p2, low4),
+                      _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(p0, 6), low2), 4));
+  const __m512i u2 = _mm512_and_si512(p1, low6);
+  const __m512i u3 =
+      _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(p2, 4), low4),
+                      _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(p1, 6), low2), 4));
+  for (int k = 0; k < 4; ++k) {
+    const __m512i sel = _mm512_load_si512(kShuffles.pick[k]);
+    s->sc[k] = _mm512_shuffle_epi8(u0, sel);
+    s->sc[k + 4] = _mm512_shuffle_epi8(u1, sel);
+  }
+  const __m512i pair_lo = _mm512_load_si512(kShuffles.pair[0]),
+                pair_hi = _mm512_load_si512(kShuffles.pair[1]);
+  s->m_pairs[0] = _mm512_shuffle_epi8(u2, pair_lo);
+  s->m_pairs[1] = _mm512_shuffle_epi8(u2, pair_hi);
+  s->m_pairs[2] = _mm512_shuffle_epi8(u3, pair_lo);
+  s->m_pairs[3] = _mm512_shuffle_epi8(u3, pair_hi);
+  s->d = panel::HalfColumn<kFull>(base + offsetof(BlockQ4_K, d), w_row_bytes, valid_rows);
+  const __m512 dmin =
+      panel::HalfColumn<kFull>(base + offsetof(BlockQ4_K, dmin), w_row_bytes, valid_rows);
+  s->neg_dmin = _mm512_xor_ps(dmin, _mm512_set1_ps(-0.0f));
+}
+
+// The lanes of the lane contract for 16 rows x C columns: lanes[c][j] = lane j of 16 rows.
+template <int C>
+struct Lanes {
+  __m512 v[C][kDotLanes];
+};
+
+// Super-block b of the panel against the group's C columns: adds both fmas into acc[c].
+template <int C, bool kFull>
+void SuperBlock(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
+                int64_t b, __m512* acc) {
+  PanelScales s;
+  LoadScales<kFull>(w, w_row_bytes, b, valid_rows, &s);
+  const std::byte* qs = w + b * static_cast<int64_t>(sizeof(BlockQ4_K)) + offsetof(BlockQ4_K, qs);
+  __m512i isum[C];
+  for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
+  const __m512i nibble = _mm512_set1_epi8(0x0F);
+  // Chunk ch: 32 bytes whose low nibbles are sub-block 2ch, high nibbles sub-block 2ch + 1.
+  for (int ch = 0; ch < 4; ++ch) {
+    __m512i t[8], lo[8], hi[8];
+    panel::LoadTransposed32<kFull>(qs + 32 * ch, w_row_bytes, valid_rows, t);
+    for (int k = 0; k < 8; ++k) {
+      lo[k] = _mm512_and_si512(t[k], nibble);
+      hi[k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), nibble);
+    }
+    for (int c = 0; c < C; ++c) {
+      const int8_t* xq = g.rows[c][b].qs + 64 * ch;
+      __m512i sum_lo = _mm512_setzero_si512(), sum_hi = _mm512_setzero_si512();
+      for (int k = 0; k < 8; ++k) {
+        sum_lo = _mm512_dpbusd_epi32(sum_lo, lo[k], panel::Broadcast32(xq + 4 * k));
+        sum_hi = _mm512_dpbusd_epi32(sum_hi, hi[k], panel::Broadcast32(xq + 32 + 4 * k));
+      }
+      isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(sum_lo, s.sc[2 * ch]));
+      isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(sum_hi, s.sc[2 * ch + 1]));
+    }
+  }
+  for (int c = 0; c < C; ++c) {
+    __m512i isum_m = _mm512_setzero_si512();
+    for (int i = 0; i < kSubBlocks / 2; ++i) {
+      isum_m = _mm512_dpwssd_epi32(isum_m, s.m_pairs[i], _mm512_set1_epi32(g.bsum_pairs[c][b][i]));
+    }
+    const __m512 dx = _mm512_set1_ps(g.rows[c][b].d);
+    acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(dx, s.d), _mm512_cvtepi32_ps(isum[c]), acc[c]);
+    acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(dx, s.neg_dmin), _mm512_cvtepi32_ps(isum_m), acc[c]);
+  }
+}
+
+// Q6_K super-block b's scales of the panel's 16 rows: sc[s] (int32 lanes, signed), the pairs
+// (-32 sc[2i], -32 sc[2i + 1]) as int16 for the bsums correction, and d.
+struct PanelScalesQ6K {
+  __m512i sc[16];
+  __m512i neg32_pairs[8];
+  __m512 d;
+};
+
+template <bool kFull>
+void LoadScalesQ6K(const std::byte* w, int64_t w_row_bytes, int64_t b, int valid_rows,
+                   PanelScalesQ6K* s) {
+  const std::byte* base = w + b * static_cast<int64_t>(sizeof(BlockQ6_K));
+  alignas(64) uint32_t p[4][panel::kRows];
+  for (int r = 0; r < panel::kRows; ++r) {
+    const bool valid = kFull || r < valid_rows;
+    for (int i = 0; i < 4; ++i) {
+      p[i][r] = 0;
+      if (valid)
+        std::memcpy(&p[i][r], base + r * w_row_bytes + offsetof(BlockQ6_K, scales) + 4 * i, 4);
+    }
+  }
+  const __m512i pair_lo = _mm512_load_si512(kShuffles.sext_pair[0]);
+  const __m512i pair_hi = _mm512_load_si512(kShuffles.sext_pair[1]);
+  for (int i = 0; i < 4; ++i) {
+    const __m512i v = _mm512_load_si512(p[i]);
+    for (int k = 0; k < 4; ++k) {  // sign-extend byte k of each dword
+      s->sc[4 * i + k] = _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * k), 24);
+    }
+    // Bytes (0, 1) and (2, 1 + 2) into the high halves of two int16, arithmetic shift: sign
+    // extension; then times -32.
+    const __m512i m32 = _mm512_set1_epi16(-32);
+    s->neg32_pairs[2 * i] =
+        _mm512_mullo_epi16(_mm512_srai_epi16(_mm512_shuffle_epi8(v, pair_lo), 8), m32);
+    s->neg32_pairs[2 * i + 1] =
+        _mm512_mullo_epi16(_mm512_srai_epi16(_mm512_shuffle_epi8(v, pair_hi), 8), m32);
+  }
+  s->d = panel::HalfColumn<kFull>(base + offsetof(BlockQ6_K, d), w_row_bytes, valid_rows);
+}
+
+// Super-block b of a Q6_K panel against the group's C columns: adds its fma into acc[c].
+template <int C, bool kFull>
+void SuperBlockQ6K(const std::byte* w, int64_t w_row_bytes, int valid_rows,
+                   const ActivationGroup& g, int64_t b, __m512* acc) {
+  PanelScalesQ6K s;
+  LoadScalesQ6K<kFull>(w, w_row_bytes, b, valid_rows, &s);
+  const std::byte* blk = w + b * static_cast<int64_t>(sizeof(BlockQ6_K));
+  __m512i isum[C];
+  for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+  for (int h = 0; h < 2; ++h) {
+    // ql0 / ql1: ql bytes 64h + l and 64h + 32 + l, qh: qh byte 32h + l, for l = 4k .. 4k + 3.
+    __m512i ql0[8], ql1[8], qh[8];
+    const std::byte* ql = blk + offsetof(BlockQ6_K, ql) + 64 * h;
+    panel::LoadTransposed32<kFull>(ql, w_row_bytes, valid_rows, ql0);
+    panel::LoadTransposed32<kFull>(ql + 32, w_row_bytes, valid_rows, ql1);
+    panel::LoadTransposed32<kFull>(blk + offsetof(BlockQ6_K, qh) + 32 * h, w_row_bytes, valid_rows,
+                                   qh);
+    // Group q (elements 32q .. 32q + 31 of the half) = sub-blocks 2q (dwords 0-3), 2q + 1.
+    for (int q = 0; q < 4; ++q) {
+      __m512i wq[8];
+      for (int k = 0; k < 8; ++k) {
+        const __m512i low = q % 2 == 0 ? ql0[k] : ql1[k];
+        const __m512i nib =
+            q < 2 ? _mm512_and_si512(low, low4) : _mm512_and_si512(_mm512_srli_epi16(low, 4), low4);
+        const __m512i high = q == 0   ? _mm512_slli_epi16(qh[k], 4)
+                             : q == 1 ? _mm512_slli_epi16(qh[k], 2)
+                             : q == 2 ? qh[k]
+                                      : _mm512_srli_epi16(qh[k], 2);
+        wq[k] = _mm512_or_si512(nib, _mm512_and_si512(high, bits45));
+      }
+      const __m512i sc_a = s.sc[8 * h + 2 * q], sc_b = s.sc[8 * h + 2 * q + 1];
+      for (int c = 0; c < C; ++c) {
+        const int8_t* xq = g.rows[c][b].qs + 128 * h + 32 * q;
+        __m512i sum_a = _mm512_setzero_si512(), sum_b = _mm512_setzero_si512();
+        for (int k = 0; k < 4; ++k) {
+          sum_a = _mm512_dpbusd_epi32(sum_a, wq[k], panel::Broadcast32(xq + 4 * k));
+          sum_b = _mm512_dpbusd_epi32(sum_b, wq[k + 4], panel::Broadcast32(xq + 16 + 4 * k));
+        }
+        isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(sum_a, sc_a));
+        isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(sum_b, sc_b));
+      }
+    }
+  }
+  for (int c = 0; c < C; ++c) {
+    for (int i = 0; i < 8; ++i) {  // the -32 offset of every quant, through the bsums
+      isum[c] =
+          _mm512_dpwssd_epi32(isum[c], s.neg32_pairs[i], _mm512_set1_epi32(g.bsum_pairs[c][b][i]));
+    }
+    const __m512 dx = _mm512_set1_ps(g.rows[c][b].d);
+    acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(dx, s.d), _mm512_cvtepi32_ps(isum[c]), acc[c]);
+  }
+}
+
+template <typename WBlock, int C, bool kFull>
+void Panel(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
+           int64_t nb, float* y, int64_t y_stride) {
+  Lanes<C> lanes;
+  for (int j = 0; j < kDotLanes; ++j) {
+    __m512 acc[C];
+    for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+    for (int64_t b = j; b < nb; b += kDotLanes) {
+      if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
+        SuperBlock<C, kFull>(w, w_row_bytes, valid_rows, g, b, acc);
+      } else {
+        SuperBlockQ6K<C, kFull>(w, w_row_bytes, valid_rows, g, b, acc);
+      }
+    }
+    for (int c = 0; c < C; ++c) lanes.v[c][j] = acc[c];
+  }
+  for (int c = 0; c < C; ++c) {
+    panel::StoreColumn<kFull>(y + c * y_stride, panel::ReduceLanes16(lanes.v[c]), valid_rows);
+  }
+}
+
+template <typename WBlock, int C>
+void PanelsOfGroup(const std::byte* w, int64_t w_row_bytes, int64_t rows, const ActivationGroup& g,
+                   int64_t nb, float* y, int64_t y_stride) {
+  int64_t r = 0;
+  for (; r + panel::kRows <= rows; r += panel::kRows) {
+    Panel<WBlock, C, true>(w + r * w_row_bytes, w_row_bytes, panel::kRows, g, nb, y + r, y_stride);
+  }
+  if (r < rows) {
+    Panel<WBlock, C, false>(w + r * w_row_bytes, w_row_bytes, static_cast<int>(rows - r), g, nb,
+                            y + r, y_stride);
+  }
+}
+
+template <typename WBlock, int C = kGroupCols>
+void DispatchCols(const std::byte* w, int64_t w_row_bytes, int64_t rows, const ActivationGroup& g,
+                  int64_t nb, float* y, int64_t y_stride) {
+  if constexpr (C > 1) {
+    if (g.cols < C) return DispatchCols<WBlock, C - 1>(w, w_row_bytes, rows, g, nb, y, y_stride);
+  }
+  PanelsOfGroup<WBlock, C>(w, w_row_bytes, rows, g, nb, y, y_stride);
+}
+
+// y[c * y_stride + r] = dot(w row r, x row c) for r < rows, c < n_x.
+template <typename WBlock>
+void TileK(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int64_t x_stride,
+           int64_t n_x, int64_t n, float* y, int64_t y_stride) {
+  const int64_t nb = n / kQK_K;
+  CHECK(nb <= kMaxSuper) << "K-quant tile: rows of " << n << " elements exceed "
+                         << kMaxSuper * kQK_K;
+  const auto* wb = static_cast<const std::byte*>(w);
+  const auto* xb = static_cast<const std::byte*>(x);
+  ActivationGroup group;
+  for (int64_t c = 0; c < n_x; c += kGroupCols) {
+    const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
+    PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb, &group);
+    DispatchCols<WBlock>(wb, w_row_bytes, rows, group, nb, y + c * y_stride, y_stride);
+  }
+}
+
+}  // namespace
+
+QuantDotTileFn QuantPanelTileKAvx512(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::kQ4_K:
+      return TileK<BlockQ4_K>;
+    case WeightFormat::kQ6_K:
+      return TileK<BlockQ6_K>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace medassist::kernels
