@@ -58,8 +58,8 @@ void BM_QuantDotRows(benchmark::State& state) {
 }
 
 void Args(benchmark::internal::Benchmark* b) {
-  for (WeightFormat f :
-       {WeightFormat::kQ8_0, WeightFormat::kQ4_0, WeightFormat::kQ4_K, WeightFormat::kQ6_K}) {
+  for (WeightFormat f : {WeightFormat::kQ8_0, WeightFormat::kQ4_0, WeightFormat::kQ5_0,
+                         WeightFormat::kQ4_K, WeightFormat::kQ6_K}) {
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
       b->Args({static_cast<int64_t>(f), static_cast<int64_t>(isa)});
     }
@@ -104,8 +104,8 @@ void BM_QuantPrefill(benchmark::State& state) {
 }
 
 void PrefillArgs(benchmark::internal::Benchmark* b) {
-  for (WeightFormat f :
-       {WeightFormat::kQ8_0, WeightFormat::kQ4_0, WeightFormat::kQ4_K, WeightFormat::kQ6_K}) {
+  for (WeightFormat f : {WeightFormat::kQ8_0, WeightFormat::kQ4_0, WeightFormat::kQ5_0,
+                         WeightFormat::kQ4_K, WeightFormat::kQ6_K}) {
     const bool k_quant = f == WeightFormat::kQ4_K || f == WeightFormat::kQ6_K;
     // 896 is no multiple of 256: K-quants take 1024 for the 0.5B-class shape.
     for (auto [d_in, d_out] : {std::pair<int64_t, int64_t>{k_quant ? 1024 : 896, 4864},

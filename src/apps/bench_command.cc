@@ -192,6 +192,7 @@ int RunBench(const BenchArgs& a) {
     std::fprintf(stderr, "error: %s\n", m.status().ToString().c_str());
     return 1;
   }
+  if (!ConvertWeightsOrReport(*m, a.compute.dtype, a.compute.threads)) return 1;
   Compute compute = MakeCompute(*m, a.compute);
   const int32_t block = model::kDefaultKvBlockSize;
   Result<model::KvCache> kv = model::KvCache::Create(

@@ -8,8 +8,10 @@
 #include "apps/chat_command.h"
 #include "apps/export_gguf_command.h"
 #include "apps/generate_command.h"
+#include "apps/kl_divergence_command.h"
 #include "apps/logits_command.h"
 #include "apps/options.h"
+#include "apps/quantize_command.h"
 #include "apps/synth_model_command.h"
 #include "apps/tokenize_commands.h"
 #include "core/log.h"
@@ -32,10 +34,12 @@ int RunCli(int argc, char** argv) {
   AddTokenizeBenchCommand(app, &exit_code);
   AddSynthModelCommand(app, &exit_code);
   AddExportGgufCommand(app, &exit_code);
+  AddQuantizeCommand(app, &exit_code);
   AddGenerateCommand(app, &exit_code);
   AddChatCommand(app, &exit_code);
   AddLogitsCommand(app, &exit_code);
   AddBenchCommand(app, &exit_code);
+  AddKlDivergenceCommand(app, &exit_code);
   // Logging must be set up before any subcommand runs: parse_complete_callback runs after
   // parsing and before the subcommands' callbacks.
   app.parse_complete_callback([&] {

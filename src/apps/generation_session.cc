@@ -7,6 +7,7 @@
 #include "apps/options.h"
 #include "core/log.h"
 #include "formats/hf_config.h"
+#include "model/weight_convert.h"
 #include "tokenizer/streaming_decoder.h"
 
 namespace medassist::apps {
@@ -47,6 +48,34 @@ std::optional<runtime::LoadedModel> LoadModelOrReport(const std::string& model_s
 void AddComputeOptions(CLI::App& cmd, ComputeArgs& args) {
   AddDeclaredOption(cmd, "--threads", args.threads);
   AddDeclaredFlag(cmd, "--reference", args.reference);
+  AddDtypeOption(cmd, args.dtype);
+}
+
+void AddDtypeOption(CLI::App& cmd, std::string& dtype) {
+  AddDeclaredOption(cmd, "--dtype", dtype)
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            Result<model::WeightMix> mix = model::ParseWeightMix(value);
+            return mix.ok() ? "" : mix.status().message();
+          },
+          "DTYPE"));
+}
+
+bool ConvertWeightsOrReport(model::Model& m, const std::string& dtype, int threads) {
+  Result<model::WeightMix> mix = model::ParseWeightMix(dtype);
+  if (mix.ok() && *mix == model::WeightMix::kKeep) return true;
+  const Clock::time_point start = Clock::now();
+  ThreadPool pool(threads > 0 ? threads : DefaultThreadCount());
+  Result<model::WeightConversion> c =
+      mix.ok() ? model::ConvertWeights(m, *mix, pool) : mix.status();
+  if (!c.ok()) {
+    std::fprintf(stderr, "error: --dtype %s: %s\n", dtype.c_str(), c.status().ToString().c_str());
+    return false;
+  }
+  spdlog::info("--dtype {}: converted {} matrices, {:.1f} MB -> {:.1f} MB, in {:.2f} s", dtype,
+               c->n_converted, static_cast<double>(c->source_bytes) / 1e6,
+               static_cast<double>(c->bytes) / 1e6, SecondsSince(start));
+  return true;
 }
 
 Compute MakeCompute(const model::Model& model, const ComputeArgs& args) {

@@ -25,12 +25,20 @@ namespace medassist::apps {
 std::optional<runtime::LoadedModel> LoadModelOrReport(const std::string& model_spec,
                                                       const std::string& tokenizer_path);
 
-// How the model is computed: --threads and --reference.
+// How the model is computed: --threads, --reference and --dtype.
 struct ComputeArgs {
   int threads = 0;  // 0: DefaultThreadCount()
   bool reference = false;
+  std::string dtype = "keep";  // model::ParseWeightMix; checked when the command line is parsed
 };
 void AddComputeOptions(CLI::App& cmd, ComputeArgs& args);
+// Adds --dtype alone (commands without the other compute options: logits).
+void AddDtypeOption(CLI::App& cmd, std::string& dtype);
+
+// Quantize on load (model/weight_convert.h): converts m's weight matrices to dtype on a pool of
+// threads (0: one per physical core) and logs what changed and how long it took. On failure
+// prints "error: ..." to stderr and returns false.
+bool ConvertWeightsOrReport(model::Model& m, const std::string& dtype, int threads);
 
 // The thread pool and forward pass for a model (which must outlive them).
 struct Compute {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "apps/generation_session.h"
 #include "apps/options.h"
 #include "model/forward_reference.h"
 #include "model/model_path.h"
@@ -14,7 +15,7 @@ namespace medassist::apps {
 namespace {
 
 struct LogitsArgs {
-  std::string model, ids, out;
+  std::string model, ids, out, dtype;
 };
 
 // "1,403,407" -> ids; InvalidArgument for anything but comma-separated non-negative integers.
@@ -64,6 +65,7 @@ int RunLogits(const LogitsArgs& a) {
   Result<std::vector<int32_t>> ids = ParseIds(a.ids);
   Result<std::string> path = ids.ok() ? model::ResolveModelPath(a.model) : ids.status();
   Result<model::Model> m = path.ok() ? model::Model::Open(*path) : path.status();
+  if (m.ok() && !ConvertWeightsOrReport(*m, a.dtype, /*threads=*/0)) return 1;
   Result<nlohmann::json> out = m.ok() ? ComputeLogits(*m, *ids) : m.status();
   if (!out.ok()) {
     std::fprintf(stderr, "error: %s\n", out.status().ToString().c_str());
@@ -92,6 +94,7 @@ void AddLogitsCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "--model", args->model);
   AddDeclaredOption(*cmd, "--token-ids", args->ids);
   AddDeclaredOption(*cmd, "--out", args->out);
+  AddDtypeOption(*cmd, args->dtype);
   cmd->callback([args, exit_code] { *exit_code = RunLogits(*args); });
 }
 

@@ -12,10 +12,10 @@ constexpr OptionSpec kOptions[] = {
     {"--log-level", "MEDASSIST_LOG_LEVEL", "info", "all",
      "Log level: trace, debug, info, warn, error or off. Logs go to stderr."},
     {"--tokenizer", "MEDASSIST_TOKENIZER", "",
-     "tokenize, detokenize, tokenize-bench, export-gguf, generate, chat",
+     "tokenize, detokenize, tokenize-bench, export-gguf, quantize, generate, chat",
      "Tokenizer to load: a model folder (tokenizer.json, or vocab.json + merges.txt, with "
-     "tokenizer_config.json), a tokenizer.json file, or a .gguf file. export-gguf, generate and "
-     "chat default to the model's own (its folder, or the .gguf file)."},
+     "tokenizer_config.json), a tokenizer.json file, or a .gguf file. export-gguf, quantize, "
+     "generate and chat default to the model's own (its folder, or the .gguf file)."},
     {"--ids", "", "", "tokenize", "Print token ids separated by spaces (the default output)."},
     {"--tokens", "", "", "tokenize",
      "Print one token per line: id, vocabulary form, and text as a JSON string (tab-separated)."},
@@ -41,19 +41,33 @@ constexpr OptionSpec kOptions[] = {
      "Comma-separated token ids run as one prompt, e.g. 1,403,407; logits are printed for every "
      "position."},
     {"--dtype", "", "bf16", "synth-model", "Weight type of model.safetensors: bf16 or f32."},
+    {"--dtype", "", "keep", "generate, chat, logits, bench",
+     "Convert the weight matrices after loading (quantize on load): keep (as stored), f32, f16, "
+     "bf16, q8_0, q4_0, q4_k (Q4_K wherever the rows are whole 256-element blocks) or q4_k_m "
+     "(llama.cpp's mix, as `quantize --type Q4_K_M` writes it). Norms and biases are not "
+     "converted. A model already quantised (GGUF) is not requantised to another block type."},
     {"--seed", "", "0", "synth-model",
      "Seed of the random weights; the same seed always writes the same bytes."},
     {"--tokenizer-files", "MEDASSIST_TOKENIZER_FILES", "", "synth-model",
      "Folder whose vocab.json, merges.txt and tokenizer_config.json are copied into the model; "
      "empty means the Qwen2.5 tokenizer bundled in assets/qwen2.5-tokenizer."},
-    {"--model", "", "", "export-gguf, generate, chat, logits, bench",
+    {"--model", "", "", "export-gguf, generate, chat, logits, bench, kl-divergence",
      "Hugging Face model folder (config.json of a Qwen2ForCausalLM or LlamaForCausalLM, "
-     "model.safetensors or an index and its shards). generate, chat and logits also take a .gguf "
-     "file, "
-     "or a repo id ORG/NAME[@REVISION] already in the Hugging Face cache."},
+     "model.safetensors or an index and its shards). generate, chat, logits, bench and "
+     "kl-divergence also take a .gguf file, or a repo id ORG/NAME[@REVISION] already in the "
+     "Hugging Face cache."},
     {"--out-type", "", "keep", "export-gguf",
-     "Type of the exported matrices: keep (as stored), f32, f16 or bf16. Norms and biases are "
-     "always f32, as llama.cpp expects."},
+     "Type of the exported matrices: keep (as stored), f32, f16, bf16, q8_0, q4_0, q4_k or "
+     "q4_k_m (per-tensor mixes as in `quantize`). Norms and biases are always f32, as llama.cpp "
+     "expects."},
+    {"--type", "", "", "quantize",
+     "Type of the output's matrices (any case): Q8_0, Q4_0, Q4_K, Q4_K_M (Q4_K with Q6_K for the "
+     "output head and some attn_v / ffn_down, as llama.cpp; rows that are not whole 256-element "
+     "blocks fall back to Q8_0), F16, BF16 or F32. Norms and biases are always F32."},
+    {"--allow-requantize", "", "off", "quantize",
+     "Allow converting tensors that are already block-quantised to another block type. Off by "
+     "default: the second rounding adds to the first, so quantising the original F32/F16/BF16 "
+     "weights is always better."},
     {"--prompt", "", "", "generate",
      "Text to continue. Without --chat it is encoded as is (with BOS when the tokenizer adds one; "
      "empty: start from BOS alone); with --chat it is one user message."},
@@ -74,12 +88,24 @@ constexpr OptionSpec kOptions[] = {
     {"-d,--n-depth", "", "0", "bench",
      "Context already in the KV cache before each test (as llama-bench -d): measures attention "
      "cost at long contexts, e.g. -n 128 -d 4096."},
-    {"--output", "", "md", "bench", "Result format: md (a markdown table) or json."},
-    {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench",
+    {"--output", "", "md", "bench, kl-divergence", "Result format: md (a markdown table) or json."},
+    {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench, kl-divergence",
      "Threads for the kernels, the calling thread included; 0: one per physical core."},
     {"--reference", "", "off", "generate, chat, bench",
      "Run the scalar F32 reference forward pass instead of the fast kernels (slow; the oracle "
      "the fast path is tested against)."},
+    {"--base", "", "", "kl-divergence",
+     "The reference model (a .gguf file, folder or cached repo id), normally the F32 or BF16 "
+     "original of --model; both must share one tokenizer."},
+    {"--text", "", "", "kl-divergence", "Plain-text file scored as one token stream."},
+    {"--sft-jsonl", "", "", "kl-divergence",
+     "JSON-lines file of Question, Complex_CoT and Response rows scored as one token stream: per "
+     "row the three fields joined by a blank line, rows joined by a blank line."},
+    {"--ctx", "", "512", "kl-divergence",
+     "Tokens per chunk (as llama-perplexity -c): each chunk starts from an empty KV cache and "
+     "the predictions of its second half are scored."},
+    {"--chunks", "", "0", "kl-divergence",
+     "Most chunks scored, from the start of the text; 0: every whole chunk."},
 };
 
 void FillOption(CLI::Option* opt, const OptionSpec& spec) {
@@ -90,16 +116,22 @@ void FillOption(CLI::Option* opt, const OptionSpec& spec) {
 
 std::span<const OptionSpec> AllOptions() { return kOptions; }
 
-const OptionSpec& FindOption(const char* flag) {
+const OptionSpec& FindOption(const char* flag, std::string_view command) {
+  const OptionSpec* found = nullptr;
   for (const OptionSpec& o : kOptions) {
-    if (std::strcmp(o.flag, flag) == 0) return o;
+    if (std::strcmp(o.flag, flag) != 0) continue;
+    // A flag declared twice (--dtype) has one entry per set of commands.
+    if (found == nullptr || std::string_view(o.commands).find(command) != std::string_view::npos) {
+      found = &o;
+    }
   }
+  if (found != nullptr) return *found;
   CHECK(false) << "option " << flag << " is not declared in options.cc";
   return kOptions[0];
 }
 
 CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, std::string& target) {
-  const OptionSpec& spec = FindOption(flag);
+  const OptionSpec& spec = FindOption(flag, app.get_name());
   target = spec.default_value;
   CLI::Option* opt = app.add_option(flag, target, spec.help);
   if (target.empty()) {
@@ -111,7 +143,7 @@ CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, std::string& tar
 }
 
 CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, int& target) {
-  const OptionSpec& spec = FindOption(flag);
+  const OptionSpec& spec = FindOption(flag, app.get_name());
   target = std::stoi(spec.default_value);
   CLI::Option* opt = app.add_option(flag, target, spec.help)->capture_default_str();
   FillOption(opt, spec);
@@ -119,7 +151,7 @@ CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, int& target) {
 }
 
 CLI::Option* AddDeclaredFlag(CLI::App& app, const char* flag, bool& target) {
-  const OptionSpec& spec = FindOption(flag);
+  const OptionSpec& spec = FindOption(flag, app.get_name());
   target = false;
   CLI::Option* opt = app.add_flag(flag, target, spec.help);
   FillOption(opt, spec);

@@ -7,6 +7,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace medassist::apps {
 
@@ -19,7 +20,9 @@ struct OptionSpec {
 };
 
 std::span<const OptionSpec> AllOptions();
-const OptionSpec& FindOption(const char* flag);
+// The declaration of flag; for a flag declared for different commands with different defaults
+// (--dtype), the one whose commands name `command`.
+const OptionSpec& FindOption(const char* flag, std::string_view command = "");
 
 // Adds a declared option with a value to app, bound to target (which gets the default).
 CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, std::string& target);

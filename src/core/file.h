@@ -39,4 +39,10 @@ class MappedFile {
   std::string path_;
 };
 
+// Drops the pages wholly inside [data, data + n) from this process's resident memory. Only for
+// bytes of a MappedFile (a read-only file mapping): they stay readable and are read back from the
+// file if touched again (on anonymous memory they would read back as zeros). Called once a mapped
+// tensor has been converted into an owned copy, so that source and copy are not both resident.
+void ReleaseMappedPages(const uint8_t* data, size_t n);
+
 }  // namespace medassist

@@ -28,6 +28,21 @@ void DequantizeQ4_0(const BlockQ4_0* x, int64_t nb, float* y) {
   }
 }
 
+void DequantizeQ5_0(const BlockQ5_0* x, int64_t nb, float* y) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = F16ToF32(x[i].d);
+    const uint32_t qh = static_cast<uint32_t>(x[i].qh[0]) | static_cast<uint32_t>(x[i].qh[1]) << 8 |
+                        static_cast<uint32_t>(x[i].qh[2]) << 16 |
+                        static_cast<uint32_t>(x[i].qh[3]) << 24;
+    for (int j = 0; j < kQK5_0 / 2; ++j) {
+      const int x0 = ((x[i].qs[j] & 0x0F) | (((qh >> j) & 1) << 4)) - 16;
+      const int x1 = ((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+      y[i * kQK5_0 + j] = static_cast<float>(x0) * d;
+      y[i * kQK5_0 + j + kQK5_0 / 2] = static_cast<float>(x1) * d;
+    }
+  }
+}
+
 // value = (d * sc) * q - (dmin * m), per sub-block of 32.
 void DequantizeQ4_K(const BlockQ4_K* x, int64_t nb, float* y) {
   for (int64_t i = 0; i < nb; ++i) {
@@ -84,6 +99,9 @@ void DequantizeRow(WeightFormat f, const void* src, int64_t n, float* dst) {
     case WeightFormat::kQ4_0:
       CHECK(n % kQK4_0 == 0) << "Q4_0 row of " << n << " elements";
       return DequantizeQ4_0(static_cast<const BlockQ4_0*>(src), n / kQK4_0, dst);
+    case WeightFormat::kQ5_0:
+      CHECK(n % kQK5_0 == 0) << "Q5_0 row of " << n << " elements";
+      return DequantizeQ5_0(static_cast<const BlockQ5_0*>(src), n / kQK5_0, dst);
     case WeightFormat::kQ4_K:
       CHECK(n % kQK_K == 0) << "Q4_K row of " << n << " elements";
       return DequantizeQ4_K(static_cast<const BlockQ4_K*>(src), n / kQK_K, dst);

@@ -7,8 +7,8 @@
 //   k.prepare(x, n, prepared);          // once per activation row (quantize to Q8_0 here)
 //   float y = k.dot(w_row, prepared, n);
 //
-// Float formats take F32 activations as they are (prepare copies). Q8_0 / Q4_0 take activations
-// quantized to Q8_0 blocks, Q4_K / Q6_K to Q8_K blocks, as llama.cpp does.
+// Float formats take F32 activations as they are (prepare copies). Q8_0 / Q4_0 / Q5_0 take
+// activations quantized to Q8_0 blocks, Q4_K / Q6_K to Q8_K blocks, as llama.cpp does.
 #pragma once
 
 #include <cstdint>

@@ -27,6 +27,19 @@ int32_t BlockDotQ4_0(const BlockQ4_0& w, const BlockQ8_0& x) {
   return sum;
 }
 
+int32_t BlockDotQ5_0(const BlockQ5_0& w, const BlockQ8_0& x) {
+  uint32_t qh = 0;
+  for (int k = 0; k < 4; ++k) qh |= static_cast<uint32_t>(w.qh[k]) << (8 * k);
+  int32_t sum = 0;
+  for (int j = 0; j < kQK5_0 / 2; ++j) {
+    const int q0 = (w.qs[j] & 0xF) | (((qh >> j) & 1) << 4);
+    const int q1 = (w.qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+    sum += (q0 - 16) * x.qs[j];
+    sum += (q1 - 16) * x.qs[j + kQK5_0 / 2];
+  }
+  return sum;
+}
+
 // sum_s sc[s] * (nibbles . x) over the 8 sub-blocks, and sum_s m[s] * (sum of x in s).
 void BlockDotQ4_K(const BlockQ4_K& w, const BlockQ8_K& x, int32_t* isum_sc, int32_t* isum_m) {
   int32_t sum_sc = 0, sum_m = 0;
@@ -88,6 +101,18 @@ float DotQ4_0(const void* w_row, const void* x_prepared, int64_t n) {
   return ReduceLanes(lanes);
 }
 
+float DotQ5_0(const void* w_row, const void* x_prepared, int64_t n) {
+  const auto* w = static_cast<const BlockQ5_0*>(w_row);
+  const auto* x = static_cast<const BlockQ8_0*>(x_prepared);
+  float lanes[kDotLanes] = {};
+  for (int64_t b = 0; b < n / kQK5_0; ++b) {
+    const float scale = F16ToF32(w[b].d) * F16ToF32(x[b].d);
+    float& lane = lanes[b % kDotLanes];
+    lane = std::fma(scale, static_cast<float>(BlockDotQ5_0(w[b], x[b])), lane);
+  }
+  return ReduceLanes(lanes);
+}
+
 float DotQ4_K(const void* w_row, const void* x_prepared, int64_t n) {
   const auto* w = static_cast<const BlockQ4_K*>(w_row);
   const auto* x = static_cast<const BlockQ8_K*>(x_prepared);
@@ -126,6 +151,8 @@ constexpr DotKernel kScalarQ8_0{WeightFormat::kQ8_0, Isa::kScalar,        Quanti
                                 DotRows<DotQ8_0>,    PreparedRowBytesQ8_0};
 constexpr DotKernel kScalarQ4_0{WeightFormat::kQ4_0, Isa::kScalar,        QuantizeRowQ8_0, DotQ4_0,
                                 DotRows<DotQ4_0>,    PreparedRowBytesQ8_0};
+constexpr DotKernel kScalarQ5_0{WeightFormat::kQ5_0, Isa::kScalar,        QuantizeRowQ8_0, DotQ5_0,
+                                DotRows<DotQ5_0>,    PreparedRowBytesQ8_0};
 constexpr DotKernel kScalarQ4_K{WeightFormat::kQ4_K, Isa::kScalar,        QuantizeRowQ8_K, DotQ4_K,
                                 DotRows<DotQ4_K>,    PreparedRowBytesQ8_K};
 constexpr DotKernel kScalarQ6_K{WeightFormat::kQ6_K, Isa::kScalar,        QuantizeRowQ8_K, DotQ6_K,
@@ -151,6 +178,7 @@ int64_t PreparedRowBytesQ8_K(int64_t n) {
 const DotKernel* FindQuantDotKernel(WeightFormat format, Isa isa) {
   switch (isa) {
     case Isa::kAvx512:
+      if (format == WeightFormat::kQ5_0) return QuantDotKernelQ5_0Avx512();
       return FindQuantDotKernelAvx512(format);
     case Isa::kAvx2:
       return FindQuantDotKernelAvx2(format);
@@ -162,6 +190,8 @@ const DotKernel* FindQuantDotKernel(WeightFormat format, Isa isa) {
       return &kScalarQ8_0;
     case WeightFormat::kQ4_0:
       return &kScalarQ4_0;
+    case WeightFormat::kQ5_0:
+      return &kScalarQ5_0;
     case WeightFormat::kQ4_K:
       return &kScalarQ4_K;
     case WeightFormat::kQ6_K:
@@ -176,6 +206,7 @@ QuantDotTileFn FindQuantDotTile(const DotKernel& k) {
   if (&k != FindQuantDotKernel(k.format, k.isa)) return nullptr;
   switch (k.isa) {
     case Isa::kAvx512:
+      if (k.format == WeightFormat::kQ5_0) return QuantDotTileQ5_0Avx512();
       return QuantDotTileAvx512(k.format);
     default:
       return nullptr;  // dot_rows per activation row

@@ -5,7 +5,7 @@
 //   * the integer dot of one block (weight quants x activation quants, with the sub-block scales
 //     and mins of K-quants) is exact in int32;
 //   * block b is scaled and added in float into lane b % kDotLanes with fused multiply-adds:
-//       Q8_0, Q4_0:  lane = fma(d_w * d_x, float(isum), lane)
+//       Q8_0, Q4_0, Q5_0:  lane = fma(d_w * d_x, float(isum), lane)
 //       Q6_K:        lane = fma(d_x * d_w, float(isum), lane)
 //       Q4_K:        lane = fma(d_x * d_w, float(isum_scales), lane);
 //                    lane = fma(-(d_x * dmin_w), float(isum_mins), lane)
@@ -38,6 +38,11 @@ void QuantizeRowQ8_0Avx512(const float* x, int64_t n, void* out);
 // The kernel of format f for exactly that ISA, or nullptr (dot_quant_avx2.cc, _avx512.cc).
 const DotKernel* FindQuantDotKernelAvx2(WeightFormat f);
 const DotKernel* FindQuantDotKernelAvx512(WeightFormat f);
+
+// The AVX-512 kernel of Q5_0 and its tile (dot_q5_0_avx512.cc); FindQuantDotKernel and
+// FindQuantDotTile ask them directly.
+const DotKernel* QuantDotKernelQ5_0Avx512();
+QuantDotTileFn QuantDotTileQ5_0Avx512();
 
 // The tile function (dot_registry.h) of the AVX-512 kernel of format f, or nullptr
 // (dot_quant_tile_avx512.cc).

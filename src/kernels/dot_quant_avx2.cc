@@ -55,8 +55,25 @@ __m256i IsumQ4_0(const BlockQ4_0& w, const BlockQ8_0& x) {
   return SignedDot(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)));
 }
 
-// Blocks of 32 (Q8_0 / Q4_0 weights, Q8_0 activations): 8 blocks per step, their 8 integer sums
-// and 8 scales side by side, one fma into the 8 lanes; the tail block by block.
+// Q5_0: nibbles as for Q4_0, plus bit i of qh as 0x10 in byte i (element i), minus 16. Byte i
+// takes qh byte i / 8 (shuffle) and tests bit i % 8 of it.
+__m256i IsumQ5_0(const BlockQ5_0& w, const BlockQ8_0& x) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
+  __m256i q =
+      _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+  const __m256i bytes =
+      _mm256_shuffle_epi8(_mm256_broadcastd_epi32(_mm_loadu_si32(w.qh)),
+                          _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                            0x0101010101010101, 0x0000000000000000));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  const __m256i high = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);  // 0xFF where set
+  q = _mm256_or_si256(q, _mm256_and_si256(high, _mm256_set1_epi8(0x10)));
+  q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+  return SignedDot(q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs)));
+}
+
+// Blocks of 32 (Q8_0 / Q4_0 / Q5_0 weights, Q8_0 activations): 8 blocks per step, their 8 integer
+// sums and 8 scales side by side, one fma into the 8 lanes; the tail block by block.
 template <typename WBlock, __m256i (*kIsum)(const WBlock&, const BlockQ8_0&)>
 float Dot32(const void* w_row, const void* x_prepared, int64_t n) {
   const auto* w = static_cast<const WBlock*>(w_row);
@@ -184,10 +201,13 @@ void DotRows(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, in
 
 constexpr DotFn kDotQ8_0 = Dot32<BlockQ8_0, IsumQ8_0>;
 constexpr DotFn kDotQ4_0 = Dot32<BlockQ4_0, IsumQ4_0>;
+constexpr DotFn kDotQ5_0 = Dot32<BlockQ5_0, IsumQ5_0>;
 constexpr DotKernel kAvx2Q8_0{WeightFormat::kQ8_0, Isa::kAvx2,          QuantizeRowQ8_0, kDotQ8_0,
                               DotRows<kDotQ8_0>,   PreparedRowBytesQ8_0};
 constexpr DotKernel kAvx2Q4_0{WeightFormat::kQ4_0, Isa::kAvx2,          QuantizeRowQ8_0, kDotQ4_0,
                               DotRows<kDotQ4_0>,   PreparedRowBytesQ8_0};
+constexpr DotKernel kAvx2Q5_0{WeightFormat::kQ5_0, Isa::kAvx2,          QuantizeRowQ8_0, kDotQ5_0,
+                              DotRows<kDotQ5_0>,   PreparedRowBytesQ8_0};
 constexpr DotKernel kAvx2Q4_K{WeightFormat::kQ4_K, Isa::kAvx2,          QuantizeRowQ8_K, DotQ4_K,
                               DotRows<DotQ4_K>,    PreparedRowBytesQ8_K};
 constexpr DotKernel kAvx2Q6_K{WeightFormat::kQ6_K, Isa::kAvx2,          QuantizeRowQ8_K, DotQ6_K,
@@ -201,6 +221,8 @@ const DotKernel* FindQuantDotKernelAvx2(WeightFormat f) {
       return &kAvx2Q8_0;
     case WeightFormat::kQ4_0:
       return &kAvx2Q4_0;
+    case WeightFormat::kQ5_0:
+      return &kAvx2Q5_0;
     case WeightFormat::kQ4_K:
       return &kAvx2Q4_K;
     case WeightFormat::kQ6_K:

@@ -8,7 +8,7 @@ namespace medassist::kernels {
 
 // F32, F16, BF16 weights (dot_float*.cc).
 const DotKernel* FindFloatDotKernel(WeightFormat format, Isa isa);
-// Q8_0, Q4_0, Q4_K, Q6_K weights (dot_quant*.cc).
+// Q8_0, Q4_0, Q5_0, Q4_K, Q6_K weights (dot_quant*.cc, dot_q5_0_avx512.cc).
 const DotKernel* FindQuantDotKernel(WeightFormat format, Isa isa);
 
 // Prefill tile of a quantized kernel: several weight rows against several prepared activation

@@ -10,6 +10,7 @@ namespace medassist::kernels {
 
 inline constexpr int kQK8_0 = 32;  // elements per Q8_0 / Q4_0 block
 inline constexpr int kQK4_0 = 32;
+inline constexpr int kQK5_0 = 32;
 inline constexpr int kQK_K = 256;  // elements per K-quant super-block
 
 // Q8_0: value[j] = qs[j] * d.
@@ -26,6 +27,16 @@ struct BlockQ4_0 {
   uint8_t qs[kQK4_0 / 2];
 };
 static_assert(sizeof(BlockQ4_0) == 18);
+
+// Q5_0: element j < 16 is the low nibble of qs[j] with bit j of qh as its 5th bit, element j + 16
+// the high nibble of qs[j] with bit j + 16; value = (q - 16) * d, q in [0, 31]. qh is a
+// little-endian uint32 kept as bytes, as ggml does (a uint32_t member would pad the block to 24).
+struct BlockQ5_0 {
+  uint16_t d;  // F16 scale
+  uint8_t qh[4];
+  uint8_t qs[kQK5_0 / 2];
+};
+static_assert(sizeof(BlockQ5_0) == 22);
 
 // Q4_K: 8 sub-blocks of 32, value = d * sc[s] * nibble - dmin * m[s] with 6-bit sc, m packed in
 // scales[12] (GetScaleMinK4 unpacks them). The 4-bit quants come in 4 chunks of 32 bytes; chunk c

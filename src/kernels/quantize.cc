@@ -50,6 +50,35 @@ void QuantizeQ4_0(const float* x, int64_t nb, BlockQ4_0* y) {
   }
 }
 
+// As Q4_0 with 5 bits: the largest-magnitude value maps to -16 exactly; the 5th bits go to qh.
+void QuantizeQ5_0(const float* x, int64_t nb, BlockQ5_0* y) {
+  for (int64_t i = 0; i < nb; ++i, x += kQK5_0) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < kQK5_0; ++j) {
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float d = std::clamp(max / -16.0f, -kMaxHalf, kMaxHalf);
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = F32ToF16(d);
+    // x * id is in [-16, 16]: + 16.5 then truncation rounds to 0..32, clamped to 31.
+    auto quant = [id](float v) {
+      return static_cast<uint32_t>(std::clamp(v * id + 16.5f, 0.0f, 31.0f));
+    };
+    uint32_t qh = 0;
+    for (int j = 0; j < kQK5_0 / 2; ++j) {
+      const uint32_t q0 = quant(x[j]);
+      const uint32_t q1 = quant(x[j + kQK5_0 / 2]);
+      y[i].qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
+      qh |= (q0 >> 4) << j;
+      qh |= (q1 >> 4) << (j + kQK5_0 / 2);
+    }
+    for (int k = 0; k < 4; ++k) y[i].qh[k] = static_cast<uint8_t>(qh >> (8 * k));
+  }
+}
+
 // ---- Q4_K -----------------------------------------------------------------------------------
 
 // Fits x[i] ~ scale * L[i] - neg_min (L in [0, nmax], neg_min >= 0) minimising the weighted
@@ -314,6 +343,9 @@ void QuantizeRow(WeightFormat f, const float* src, int64_t n, void* dst) {
     case WeightFormat::kQ4_0:
       CHECK(n % kQK4_0 == 0) << "Q4_0 row of " << n << " elements";
       return QuantizeQ4_0(src, n / kQK4_0, static_cast<BlockQ4_0*>(dst));
+    case WeightFormat::kQ5_0:
+      CHECK(n % kQK5_0 == 0) << "Q5_0 row of " << n << " elements";
+      return QuantizeQ5_0(src, n / kQK5_0, static_cast<BlockQ5_0*>(dst));
     case WeightFormat::kQ4_K:
       CHECK(n % kQK_K == 0) << "Q4_K row of " << n << " elements";
       for (int64_t i = 0; i < n / kQK_K; ++i) {

@@ -9,7 +9,7 @@ namespace medassist::kernels {
 namespace {
 
 // Indexed by WeightFormat. Block geometry as in GGUF (ggml's type traits).
-constexpr std::array<WeightFormatTraits, 7> kTraits = {{
+constexpr std::array<WeightFormatTraits, 8> kTraits = {{
     {"F32", 1, 4},
     {"F16", 1, 2},
     {"BF16", 1, 2},
@@ -17,6 +17,7 @@ constexpr std::array<WeightFormatTraits, 7> kTraits = {{
     {"Q4_0", 32, 18},    // f16 scale + 32 nibbles
     {"Q4_K", 256, 144},  // f16 d, dmin + 12 bytes of 6-bit scales/mins + 128 bytes of nibbles
     {"Q6_K", 256, 210},  // 128 low nibbles + 64 high bits + 16 int8 scales + f16 d
+    {"Q5_0", 32, 22},    // f16 scale + 32 fifth bits + 32 nibbles
 }};
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {

@@ -8,7 +8,7 @@
 
 namespace medassist::kernels {
 
-enum class WeightFormat : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ6_K };
+enum class WeightFormat : uint8_t { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ6_K, kQ5_0 };
 
 struct WeightFormatTraits {
   std::string_view name;  // "F32", "Q4_K", ... (GGUF's spelling)

@@ -7,10 +7,15 @@
 #include <span>
 #include <vector>
 
+#include <unistd.h>
+
+#include "formats/gguf_reader.h"
 #include "formats/gguf_writer.h"
 #include "formats/safetensors_model.h"
+#include "kernels/dequantize.h"
 #include "kernels/fp16.h"
-#include "kernels/quantize.h"
+#include "model/model.h"
+#include "model/model_loaders.h"
 #include "model/tensor_names.h"
 #include "model/weight_layout.h"
 #include "tokenizer/loaders.h"
@@ -25,98 +30,51 @@ using formats::GgmlType;
 using formats::GgufWriter;
 using formats::SafetensorsDtype;
 using formats::SafetensorsTensor;
+using kernels::RowBytes;
+using kernels::WeightFormat;
 using tokenizer::TokenizerSpec;
 using tokenizer::TokenKind;
 
 // ---- element conversion --------------------------------------------------------------------
 
 // Source elements are little-endian and possibly unaligned (safetensors does not align).
-float LoadElement(const uint8_t* p, SafetensorsDtype dtype) {
-  if (dtype == SafetensorsDtype::kF32) {
+float LoadElement(const uint8_t* p, WeightFormat format) {
+  if (format == WeightFormat::kF32) {
     float f;
     std::memcpy(&f, p, sizeof f);
     return f;
   }
   uint16_t h;
   std::memcpy(&h, p, sizeof h);
-  return dtype == SafetensorsDtype::kF16 ? kernels::F16ToF32(h) : kernels::BF16ToF32(h);
+  return format == WeightFormat::kF16 ? kernels::F16ToF32(h) : kernels::BF16ToF32(h);
 }
 
-void StoreElement(float v, GgmlType type, uint8_t* p) {
-  if (type == GgmlType::kF32) {
-    std::memcpy(p, &v, sizeof v);
-    return;
+GgmlType GgmlTypeOf(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::kF32:
+      return GgmlType::kF32;
+    case WeightFormat::kF16:
+      return GgmlType::kF16;
+    case WeightFormat::kBF16:
+      return GgmlType::kBF16;
+    case WeightFormat::kQ8_0:
+      return GgmlType::kQ8_0;
+    case WeightFormat::kQ4_0:
+      return GgmlType::kQ4_0;
+    case WeightFormat::kQ5_0:
+      return GgmlType::kQ5_0;
+    case WeightFormat::kQ4_K:
+      return GgmlType::kQ4_K;
+    case WeightFormat::kQ6_K:
+      return GgmlType::kQ6_K;
   }
-  const uint16_t h = type == GgmlType::kF16 ? kernels::F32ToF16(v) : kernels::F32ToBF16(v);
-  std::memcpy(p, &h, sizeof h);
-}
-
-GgmlType GgmlTypeOf(SafetensorsDtype dtype) {
-  if (dtype == SafetensorsDtype::kF16) return GgmlType::kF16;
-  if (dtype == SafetensorsDtype::kBF16) return GgmlType::kBF16;
   return GgmlType::kF32;
 }
 
-// What a quantised export stores a matrix as, before the fallback for rows of partial blocks.
-// hf_name's layer index decides llama.cpp's "more bits" layers for Q4_K_M: the first and last
-// eighth of the layers and every third layer in between.
-GgmlType QuantisedChoice(GgufExportType out_type, const formats::ModelConfig& c,
-                         const std::string& hf_name) {
-  if (out_type == GgufExportType::kQ8_0) return GgmlType::kQ8_0;
-  if (out_type == GgufExportType::kQ4_0) return GgmlType::kQ4_0;
-  const bool is_output = hf_name == "lm_head.weight" ||
-                         (c.tie_word_embeddings && hf_name == "model.embed_tokens.weight");
-  if (is_output) return GgmlType::kQ6_K;
-  const bool more_bits_kind = hf_name.find(".self_attn.v_proj.") != std::string::npos ||
-                              hf_name.find(".mlp.down_proj.") != std::string::npos;
-  if (!more_bits_kind) return GgmlType::kQ4_K;
-  const int64_t n = c.num_hidden_layers;
-  const int64_t layer = std::stoll(hf_name.substr(std::string("model.layers.").size()));
-  const bool more_bits = layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2;
-  return more_bits ? GgmlType::kQ6_K : GgmlType::kQ4_K;
-}
-
-GgmlType QuantisedMatrixType(GgufExportType out_type, const formats::ModelConfig& c,
-                             const std::string& hf_name, int64_t cols) {
-  const GgmlType t = QuantisedChoice(out_type, c, hf_name);
-  const int64_t block = formats::FindGgmlTypeTraits(static_cast<uint32_t>(t))->block_size;
-  if (cols % block == 0) return t;
-  return cols % 32 == 0 ? GgmlType::kQ8_0 : GgmlType::kF16;
-}
-
-bool IsQuantised(GgmlType t) {
-  return t == GgmlType::kQ8_0 || t == GgmlType::kQ4_0 || t == GgmlType::kQ4_K ||
-         t == GgmlType::kQ6_K;
-}
-
-kernels::WeightFormat FormatOf(GgmlType t) {
-  switch (t) {
-    case GgmlType::kQ8_0:
-      return kernels::WeightFormat::kQ8_0;
-    case GgmlType::kQ4_0:
-      return kernels::WeightFormat::kQ4_0;
-    case GgmlType::kQ4_K:
-      return kernels::WeightFormat::kQ4_K;
-    default:
-      return kernels::WeightFormat::kQ6_K;
-  }
-}
-
-GgmlType MatrixType(GgufExportType out_type, SafetensorsDtype stored) {
-  switch (out_type) {
-    case GgufExportType::kF32:
-      return GgmlType::kF32;
-    case GgufExportType::kF16:
-      return GgmlType::kF16;
-    case GgufExportType::kBF16:
-      return GgmlType::kBF16;
-    case GgufExportType::kKeep:
-    case GgufExportType::kQ8_0:
-    case GgufExportType::kQ4_0:
-    case GgufExportType::kQ4_K_M:
-      break;
-  }
-  return GgmlTypeOf(stored);
+WeightFormat FormatOf(SafetensorsDtype dtype) {
+  if (dtype == SafetensorsDtype::kF16) return WeightFormat::kF16;
+  if (dtype == SafetensorsDtype::kBF16) return WeightFormat::kBF16;
+  return WeightFormat::kF32;
 }
 
 // ---- tensors -----------------------------------------------------------------------------------
@@ -124,13 +82,15 @@ GgmlType MatrixType(GgufExportType out_type, SafetensorsDtype stored) {
 // One tensor of the output and where its data comes from.
 struct TensorJob {
   std::string gguf_name;
-  const SafetensorsTensor* src = nullptr;
-  GgmlType out_type = GgmlType::kF32;
+  WeightFormat src_type = WeightFormat::kF32;
+  std::span<const uint8_t> src;  // rows x cols of src_type, row-major (a view into the input)
+  WeightFormat out_type = WeightFormat::kF32;
   std::vector<uint64_t> dims;  // ggml order: PyTorch shape reversed
   int64_t rows = 1, cols = 1;  // PyTorch (rows, cols); a 1-D tensor is (n, 1)
   int64_t head_dim = 0;        // > 0: permute rows within heads of head_dim rows (llama q/k)
 
-  bool NeedsCopy() const { return head_dim > 0 || out_type != GgmlTypeOf(src->dtype); }
+  bool NeedsCopy() const { return head_dim > 0 || out_type != src_type; }
+  uint64_t out_bytes() const { return static_cast<uint64_t>(rows * RowBytes(out_type, cols)); }
 };
 
 // HF rotate_half keeps rope pairs (j, j + d/2) of a head apart; llama.cpp's LLAMA rope wants them
@@ -140,36 +100,31 @@ int64_t HfRowOfGgufRow(int64_t row, int64_t head_dim) {
   return head * head_dim + (i % 2) * (head_dim / 2) + i / 2;
 }
 
+// Source row r as floats (dequantised for block types): out has job.cols elements.
+void SourceRow(const TensorJob& job, int64_t r, float* out) {
+  const uint8_t* in = job.src.data() + r * RowBytes(job.src_type, job.cols);
+  if (IsBlockFormat(job.src_type)) {
+    kernels::DequantizeRow(job.src_type, in, job.cols, out);
+    return;
+  }
+  const int64_t size = RowBytes(job.src_type, 1);
+  for (int64_t c = 0; c < job.cols; ++c) out[c] = LoadElement(in + c * size, job.src_type);
+}
+
 // Fills out (rows * cols elements of job.out_type) from the source, permuted and converted.
 Status ProduceTensor(const TensorJob& job, std::span<uint8_t> out) {
-  const size_t in_size = formats::SafetensorsDtypeSize(job.src->dtype);
-  if (IsQuantised(job.out_type)) {
-    const kernels::WeightFormat format = FormatOf(job.out_type);
-    const int64_t row_bytes = kernels::RowBytes(format, job.cols);
-    std::vector<float> row(static_cast<size_t>(job.cols));
-    for (int64_t r = 0; r < job.rows; ++r) {
-      const int64_t src_row = job.head_dim > 0 ? HfRowOfGgufRow(r, job.head_dim) : r;
-      const uint8_t* in = job.src->data.data() + static_cast<size_t>(src_row * job.cols) * in_size;
-      for (int64_t c = 0; c < job.cols; ++c) {
-        row[static_cast<size_t>(c)] = LoadElement(in + c * in_size, job.src->dtype);
-      }
-      kernels::QuantizeRow(format, row.data(), job.cols, out.data() + r * row_bytes);
-    }
-    return Status::Ok();
-  }
-  const size_t out_size = out.size() / static_cast<size_t>(job.rows * job.cols);
-  const bool same_type = job.out_type == GgmlTypeOf(job.src->dtype);
+  const int64_t in_row_bytes = RowBytes(job.src_type, job.cols);
+  const int64_t out_row_bytes = RowBytes(job.out_type, job.cols);
+  std::vector<float> row(static_cast<size_t>(job.cols));
   for (int64_t r = 0; r < job.rows; ++r) {
     const int64_t src_row = job.head_dim > 0 ? HfRowOfGgufRow(r, job.head_dim) : r;
-    const uint8_t* in = job.src->data.data() + static_cast<size_t>(src_row * job.cols) * in_size;
-    uint8_t* o = out.data() + static_cast<size_t>(r * job.cols) * out_size;
-    if (same_type) {  // bit-exact (NaN payloads included)
-      std::memcpy(o, in, static_cast<size_t>(job.cols) * in_size);
+    uint8_t* o = out.data() + r * out_row_bytes;
+    if (job.out_type == job.src_type) {  // bit-exact (NaN payloads included)
+      std::memcpy(o, job.src.data() + src_row * in_row_bytes, static_cast<size_t>(in_row_bytes));
       continue;
     }
-    for (int64_t c = 0; c < job.cols; ++c) {
-      StoreElement(LoadElement(in + c * in_size, job.src->dtype), job.out_type, o + c * out_size);
-    }
+    SourceRow(job, src_row, row.data());
+    EncodeRow(job.out_type, row.data(), job.cols, o);
   }
   return Status::Ok();
 }
@@ -197,9 +152,27 @@ int64_t PermuteHeadDim(const formats::ModelConfig& config, const std::string& hf
   return q || k ? config.head_dim : 0;
 }
 
+// The job of layout tensor w, whose source is src (src_type): name, dims and output type (1-D
+// tensors, norms and biases, are always F32 as llama.cpp keeps them; matrices follow the mix).
+Result<TensorJob> MakeJob(const formats::ModelConfig& config, const WeightSpec& w,
+                          WeightFormat src_type, std::span<const uint8_t> src, WeightMix mix) {
+  std::optional<std::string> name = GgufTensorName(w.name);
+  if (!name) return Internal("no GGUF name for layout tensor '" + w.name + "'");
+  TensorJob job;
+  job.gguf_name = *name;
+  job.src_type = src_type;
+  job.src = src;
+  job.dims.assign(w.shape.rbegin(), w.shape.rend());
+  job.rows = static_cast<int64_t>(w.shape[0]);
+  job.cols = w.shape.size() == 2 ? static_cast<int64_t>(w.shape[1]) : 1;
+  job.out_type = w.shape.size() == 1 ? WeightFormat::kF32
+                                     : MatrixFormat(mix, config, w.name, job.cols, src_type);
+  return job;
+}
+
 Result<TensorJob> PlanTensor(const formats::ModelConfig& config,
                              const formats::SafetensorsModel& st, const WeightSpec& w,
-                             GgufExportType out_type) {
+                             WeightMix mix) {
   const SafetensorsTensor* t = st.Find(w.name);
   if (t == nullptr) {
     return NotFound(st.dir() + ": tensor '" + w.name + "' is missing from the safetensors " +
@@ -214,39 +187,34 @@ Result<TensorJob> PlanTensor(const formats::ModelConfig& config,
                          std::string(formats::SafetensorsDtypeName(t->dtype)) +
                          "; export-gguf reads F32, F16 or BF16 weights");
   }
-  std::optional<std::string> name = GgufTensorName(w.name);
-  if (!name) return Internal("no GGUF name for layout tensor '" + w.name + "'");
-  TensorJob job;
-  job.gguf_name = *name;
-  job.src = t;
-  job.dims.assign(w.shape.rbegin(), w.shape.rend());
-  job.rows = static_cast<int64_t>(w.shape[0]);
-  job.cols = w.shape.size() == 2 ? static_cast<int64_t>(w.shape[1]) : 1;
+  ASSIGN_OR_RETURN(TensorJob job, MakeJob(config, w, FormatOf(t->dtype), t->data, mix));
   job.head_dim = PermuteHeadDim(config, w.name);
-  // llama.cpp keeps 1-D tensors (norms, biases) in F32 whatever the file type.
-  const bool quantised = out_type == GgufExportType::kQ8_0 || out_type == GgufExportType::kQ4_0 ||
-                         out_type == GgufExportType::kQ4_K_M;
-  if (w.shape.size() == 1) {
-    job.out_type = GgmlType::kF32;
-  } else {
-    job.out_type = quantised ? QuantisedMatrixType(out_type, config, w.name, job.cols)
-                             : MatrixType(out_type, t->dtype);
-  }
+  return job;
+}
+
+// A tensor of a model opened from a GGUF file: already in GGUF row order (no permutation).
+Result<TensorJob> PlanGgufTensor(const Model& m, const WeightSpec& w, const GgufExportOptions& o) {
+  const Weight& src = WeightByHfName(m.weights(), w.name);
+  const std::span<const uint8_t> bytes(src.data, static_cast<size_t>(src.rows * src.row_bytes()));
+  ASSIGN_OR_RETURN(TensorJob job, MakeJob(m.config(), w, src.type, bytes, o.out_type));
+  RETURN_IF_ERROR(CheckRequantize(m.path(), src.name, src.type, job.out_type, o.allow_requantize,
+                                  "Start from the original weights, or pass --allow-requantize"));
   return job;
 }
 
 // general.file_type: llama.cpp's LLAMA_FTYPE of the export: the quantised mixes by name (7 Q8_0,
-// 2 Q4_0, 15 Q4_K_M), else the majority matrix type (0 F32, 1 F16, 32 BF16).
-uint32_t FileType(const std::vector<TensorJob>& jobs, GgufExportType out_type) {
-  if (out_type == GgufExportType::kQ8_0) return 7;
-  if (out_type == GgufExportType::kQ4_0) return 2;
-  if (out_type == GgufExportType::kQ4_K_M) return 15;
+// 2 Q4_0, 14 Q4_K, 15 Q4_K_M), else the majority matrix type (0 F32, 1 F16, 32 BF16).
+uint32_t FileType(const std::vector<TensorJob>& jobs, WeightMix mix) {
+  if (mix == WeightMix::kQ8_0) return 7;
+  if (mix == WeightMix::kQ4_0) return 2;
+  if (mix == WeightMix::kQ4_K) return 14;  // LLAMA_FTYPE_MOSTLY_Q4_K_S: Q4_K throughout
+  if (mix == WeightMix::kQ4_K_M) return 15;
   size_t n_f32 = 0, n_f16 = 0, n_bf16 = 0;
   for (const TensorJob& j : jobs) {
     if (j.dims.size() < 2) continue;
-    n_f32 += j.out_type == GgmlType::kF32;
-    n_f16 += j.out_type == GgmlType::kF16;
-    n_bf16 += j.out_type == GgmlType::kBF16;
+    n_f32 += j.out_type == WeightFormat::kF32;
+    n_f16 += j.out_type == WeightFormat::kF16;
+    n_bf16 += j.out_type == WeightFormat::kBF16;
   }
   if (n_f16 > n_f32 && n_f16 >= n_bf16) return 1;
   if (n_bf16 > n_f32 && n_bf16 > n_f16) return 32;
@@ -360,26 +328,110 @@ std::string FolderName(const std::string& dir) {
   return p.filename().string();
 }
 
+// Refuses an output that would overwrite the input or cannot be created, before any work.
+Status CheckOutPath(const std::string& in, const std::string& out) {
+  if (out.empty()) return InvalidArgument("no output path");
+  std::error_code ec;
+  if (fs::is_directory(out, ec)) return InvalidArgument(out + ": is a folder; name a .gguf file");
+  if (fs::exists(out, ec) && fs::equivalent(in, out, ec)) {
+    return InvalidArgument(out + ": the output is the input; writing it would replace the " +
+                           "weights being read. Name another output file");
+  }
+  fs::path parent = fs::path(out).parent_path();
+  if (parent.empty()) parent = ".";
+  if (!fs::is_directory(parent, ec)) {
+    return NotFound(out + ": cannot write the output: folder " + parent.string() +
+                    " does not exist");
+  }
+  if (::access(parent.c_str(), W_OK) != 0) {
+    return IoError(out + ": cannot write the output: folder " + parent.string() +
+                   " is not writable");
+  }
+  return Status::Ok();
+}
+
+// Tensor counts and bytes per output type, in the order the types first appear.
+void Summarise(const std::vector<TensorJob>& jobs, GgufExportSummary& summary) {
+  summary.n_tensors = jobs.size();
+  for (const TensorJob& job : jobs) {
+    const std::string_view type = kernels::Traits(job.out_type).name;
+    auto it = std::find_if(summary.by_type.begin(), summary.by_type.end(),
+                           [&](const GgufTypeCount& c) { return c.type == type; });
+    if (it == summary.by_type.end()) {
+      summary.by_type.push_back({std::string(type)});
+      it = summary.by_type.end() - 1;
+    }
+    it->n_tensors += 1;
+    it->n_elements += static_cast<uint64_t>(job.rows * job.cols);
+    it->source_bytes += job.src.size();
+    it->bytes += job.out_bytes();
+    summary.source_bytes += job.src.size();
+    summary.tensor_bytes += job.out_bytes();
+  }
+}
+
+// Adds the tensors (views when unconverted, producers otherwise), writes the file atomically and
+// fills the summary. The jobs' sources must stay mapped until it returns.
+Status WriteTensors(const std::vector<TensorJob>& jobs, const std::string& out_path, GgufWriter& w,
+                    GgufExportSummary& summary) {
+  for (const TensorJob& job : jobs) {
+    if (job.NeedsCopy()) {
+      w.AddTensorProducer(job.gguf_name, GgmlTypeOf(job.out_type), job.dims,
+                          [&job](std::span<uint8_t> out) { return ProduceTensor(job, out); });
+    } else {
+      w.AddTensorView(job.gguf_name, GgmlTypeOf(job.out_type), job.dims, job.src);
+    }
+  }
+  RETURN_IF_ERROR(w.WriteToFile(out_path));
+  Summarise(jobs, summary);
+  std::error_code ec;
+  summary.file_bytes = fs::file_size(out_path, ec);
+  return Status::Ok();
+}
+
+// A GGUF input: the model is opened (and checked) by the loader; its metadata, tokenizer
+// included, is copied with general.file_type updated, and each tensor converted by the mix.
+Result<GgufExportSummary> ExportFromGguf(const GgufExportOptions& o) {
+  if (!o.tokenizer_path.empty()) {
+    return InvalidArgument(o.model_dir + ": a GGUF input keeps its own tokenizer; drop " +
+                           "--tokenizer");
+  }
+  ASSIGN_OR_RETURN(Model m, Model::Open(o.model_dir));
+  GgufExportSummary summary;
+  summary.config = m.config();
+  summary.arch = m.config().architecture == formats::Architecture::kQwen2 ? "qwen2" : "llama";
+  std::vector<TensorJob> jobs;
+  for (const WeightSpec& spec : HfWeightLayout(m.config())) {
+    ASSIGN_OR_RETURN(TensorJob job, PlanGgufTensor(m, spec, o));
+    jobs.push_back(std::move(job));
+  }
+  const formats::GgufFile& in = *m.gguf();
+  summary.file_type = FileType(jobs, o.out_type);
+  if (o.out_type == WeightMix::kKeep && in.Find("general.file_type") != nullptr) {
+    ASSIGN_OR_RETURN(summary.file_type, in.GetUint32("general.file_type"));
+  }
+  GgufWriter w;
+  for (const formats::GgufKeyValue& kv : in.metadata()) {
+    if (kv.key == "general.file_type") continue;
+    w.AddValue(kv.key, kv.value);
+    if (kv.key == "general.architecture") w.AddUint32("general.file_type", summary.file_type);
+  }
+  RETURN_IF_ERROR(WriteTensors(jobs, o.out_path, w, summary));
+  return summary;
+}
+
 }  // namespace
 
-Result<GgufExportType> ParseGgufExportType(std::string_view name) {
-  if (name == "keep") return GgufExportType::kKeep;
-  if (name == "f32") return GgufExportType::kF32;
-  if (name == "f16") return GgufExportType::kF16;
-  if (name == "bf16") return GgufExportType::kBF16;
-  std::string lower(name);
-  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (lower == "q8_0") return GgufExportType::kQ8_0;
-  if (lower == "q4_0") return GgufExportType::kQ4_0;
-  if (lower == "q4_k_m") return GgufExportType::kQ4_K_M;
-  return InvalidArgument("output type '" + std::string(name) +
-                         "' is not one of keep, f32, f16, bf16, q8_0, q4_0, q4_k_m");
-}
+Result<GgufExportType> ParseGgufExportType(std::string_view name) { return ParseWeightMix(name); }
 
 Result<GgufExportSummary> ExportGguf(const GgufExportOptions& o) {
   std::error_code ec;
-  if (!fs::is_directory(o.model_dir, ec)) return NotFound(o.model_dir + ": no such folder");
-  if (o.out_path.empty()) return InvalidArgument("export-gguf: no output path");
+  const bool gguf_input = fs::is_regular_file(o.model_dir, ec) && o.model_dir.ends_with(".gguf");
+  if (!gguf_input && !fs::is_directory(o.model_dir, ec)) {
+    return NotFound(o.model_dir + ": no such folder (or .gguf file)");
+  }
+  RETURN_IF_ERROR(CheckOutPath(o.model_dir, o.out_path));
+  if (gguf_input) return ExportFromGguf(o);
   GgufExportSummary summary;
   ASSIGN_OR_RETURN(summary.config, formats::ReadModelConfig(o.model_dir + "/config.json"));
   const formats::ModelConfig& config = summary.config;
@@ -397,22 +449,7 @@ Result<GgufExportSummary> ExportGguf(const GgufExportOptions& o) {
   GgufWriter w;
   AddModelMetadata(config, summary.arch, FolderName(o.model_dir), summary.file_type, w);
   RETURN_IF_ERROR(AddTokenizerMetadata(spec, config.vocab_size, w));
-  for (const TensorJob& job : jobs) {
-    if (job.NeedsCopy()) {
-      w.AddTensorProducer(job.gguf_name, job.out_type, job.dims,
-                          [&job](std::span<uint8_t> out) { return ProduceTensor(job, out); });
-    } else {
-      w.AddTensorView(job.gguf_name, job.out_type, job.dims, job.src->data);
-    }
-  }
-  RETURN_IF_ERROR(w.WriteToFile(o.out_path));  // st and jobs outlive the write: views stay valid
-  summary.n_tensors = jobs.size();
-  for (const TensorJob& job : jobs) {
-    Result<formats::GgmlTensorSize> size =
-        formats::ComputeGgmlTensorSize(static_cast<uint32_t>(job.out_type), job.dims);
-    if (size.ok()) summary.tensor_bytes += size->n_bytes;
-  }
-  summary.file_bytes = fs::file_size(o.out_path, ec);
+  RETURN_IF_ERROR(WriteTensors(jobs, o.out_path, w, summary));  // st outlives the write
   return summary;
 }
 

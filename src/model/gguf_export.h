@@ -14,35 +14,47 @@
 // rope in llama.cpp and is written unpermuted. Tensors that need neither conversion nor permutation
 // are written straight from the memory-mapped safetensors; the others are converted one at a time
 // while the file is written, so memory stays at about one tensor whatever the model size.
+//
+// A .gguf input (the quantize command) keeps its metadata and tokenizer and is only re-typed: its
+// tensors, already in GGUF order, are dequantised if need be and converted by the same recipe.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "formats/hf_config.h"
+#include "model/quant_recipe.h"
 
 namespace medassist::model {
 
-// Matrix storage type of the exported file; kKeep writes each matrix in its stored type. The
-// quantised types pick a type per tensor (QuantisedMatrixType): kQ8_0 and kQ4_0 all matrices,
-// kQ4_K_M llama.cpp's Q4_K_M recipe (Q4_K, with Q6_K for the output head and for attn_v /
-// ffn_down in the layers where llama.cpp gives them more bits). A matrix whose rows are not whole
-// blocks of its type (Qwen2.5-0.5B's 896-wide rows for the 256-element K blocks) falls back to
-// Q8_0 (llama.cpp uses Q5_0 and Q8_0, which this build does not run; Q8_0 is the larger, more
-// exact choice).
-enum class GgufExportType { kKeep, kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K_M };
+// Matrix storage type of the exported file (quant_recipe.h): kKeep writes each matrix in its
+// stored type, the others convert by the shared recipe (kQ4_K_M: llama.cpp's Q4_K_M mix).
+using GgufExportType = WeightMix;
 
-// "keep", "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m" (any case); anything else is
-// InvalidArgument naming the choices.
+// ParseWeightMix: "keep", "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q4_k_m" (any case).
 Result<GgufExportType> ParseGgufExportType(std::string_view name);
 
 struct GgufExportOptions {
-  std::string model_dir;       // config.json + model.safetensors (or an index and its shards)
+  // A folder with config.json + model.safetensors (or an index and its shards), or a .gguf file
+  // (quantize): its metadata and tokenizer are copied and its tensors converted.
+  std::string model_dir;
   std::string out_path;        // the .gguf to write (atomically: nothing is left on failure)
   std::string tokenizer_path;  // a folder, tokenizer.json or .gguf; "" = model_dir
   GgufExportType out_type = GgufExportType::kKeep;
+  // Convert block-quantised input tensors to another block type (CheckRequantize refuses it).
+  bool allow_requantize = false;
+};
+
+// Tensors of one output type: how many, their elements, and bytes in the input and the output.
+struct GgufTypeCount {
+  std::string type;  // "Q4_K", "F32", ...
+  size_t n_tensors = 0;
+  uint64_t n_elements = 0;
+  uint64_t source_bytes = 0;
+  uint64_t bytes = 0;
 };
 
 struct GgufExportSummary {
@@ -51,14 +63,18 @@ struct GgufExportSummary {
   uint32_t file_type = 0;  // general.file_type: 0 F32, 1 F16, 32 BF16 (llama.cpp's LLAMA_FTYPE)
   size_t n_tensors = 0;
   uint64_t tensor_bytes = 0;  // tensor data, without padding
+  uint64_t source_bytes = 0;  // the same tensors in the input
   uint64_t file_bytes = 0;
+  std::vector<GgufTypeCount> by_type;  // in the order the types first appear
 };
 
-// Writes the file. Every problem is found before anything is written: a missing folder, config or
+// Writes the file. Every problem is found before anything is written: an output that is the input,
+// or in a folder that is missing or not writable, a missing folder, config or
 // weights (NotFound), a tensor missing, of the wrong shape or of a dtype other than F32/F16/BF16
 // (NotFound / DataLoss / Unimplemented, naming the file and the tensor), a tokenizer that cannot
 // be found or holds more tokens than config vocab_size (InvalidArgument), a pre-tokenizer llama.cpp
-// has no name for (Unimplemented).
+// has no name for (Unimplemented). A GGUF input is opened by Model::Open (same checks as a load)
+// and a quantised tensor in it is not requantised to another block type unless allow_requantize.
 Result<GgufExportSummary> ExportGguf(const GgufExportOptions& options);
 
 }  // namespace medassist::model

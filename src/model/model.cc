@@ -56,7 +56,8 @@ Result<Weight> BindOne(const WeightSpec& spec, const TensorLookup& lookup,
   return w;
 }
 
-// The field of weights that the layout tensor `name` fills ("model.layers.3.mlp.up_proj.weight").
+}  // namespace
+
 Weight* FieldFor(ModelWeights& weights, const std::string& name) {
   if (name == "model.embed_tokens.weight") return &weights.token_embedding;
   if (name == "model.norm.weight") return &weights.final_norm;
@@ -83,7 +84,9 @@ Weight* FieldFor(ModelWeights& weights, const std::string& name) {
   return nullptr;
 }
 
-}  // namespace
+const Weight& WeightByHfName(const ModelWeights& weights, const std::string& hf_name) {
+  return *FieldFor(const_cast<ModelWeights&>(weights), hf_name);
+}
 
 Result<ModelWeights> BindModelWeights(const formats::ModelConfig& config,
                                       const TensorLookup& lookup, const std::string& source) {

@@ -57,6 +57,7 @@ class Model {
   struct Storage;  // the open files the weights point into
   friend Result<Model> OpenHfFolder(const std::string& dir);
   friend Result<Model> OpenGguf(const std::string& path);
+  friend class WeightConverter;  // quantize on load (weight_convert.h) swaps in owned weights
 
   std::unique_ptr<Storage> storage_;
   formats::ModelConfig config_;

@@ -24,6 +24,8 @@ Result<WeightType> WeightTypeOf(const formats::GgufTensorInfo& t, const std::str
       return WeightType::kQ8_0;
     case formats::GgmlType::kQ4_0:
       return WeightType::kQ4_0;
+    case formats::GgmlType::kQ5_0:
+      return WeightType::kQ5_0;
     case formats::GgmlType::kQ4_K:
       return WeightType::kQ4_K;
     case formats::GgmlType::kQ6_K:
@@ -31,7 +33,8 @@ Result<WeightType> WeightTypeOf(const formats::GgufTensorInfo& t, const std::str
     default:
       return Unimplemented(path + ": tensor '" + std::string(t.name) + "' has type " +
                            std::string(formats::GgmlTypeName(t.type)) +
-                           "; this build runs F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K tensors");
+                           "; this build runs F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K and Q6_K "
+                           "tensors");
   }
 }
 

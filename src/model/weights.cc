@@ -30,7 +30,12 @@ void Weight::RowToFloat(int64_t r, float* out) const {
     return;
   }
   if (type == WeightType::kF16 || type == WeightType::kBF16) {
-    for (int64_t c = 0; c < cols; ++c) out[c] = At(r * cols + c);
+    const uint8_t* p = row(r);
+    for (int64_t c = 0; c < cols; ++c) {
+      uint16_t bits;
+      std::memcpy(&bits, p + 2 * c, sizeof(bits));
+      out[c] = type == WeightType::kBF16 ? kernels::BF16ToF32(bits) : kernels::F16ToF32(bits);
+    }
     return;
   }
   kernels::DequantizeRow(type, row(r), cols, out);

@@ -13,7 +13,7 @@
 namespace medassist::model {
 
 // Element types the model computes from: the kernels' weight formats (F32, F16, BF16 and the
-// GGUF block-quantised Q8_0, Q4_0, Q4_K, Q6_K).
+// GGUF block-quantised Q8_0, Q4_0, Q5_0, Q4_K, Q6_K).
 using WeightType = kernels::WeightFormat;
 
 // A tensor view. Matrices are (rows, cols) row-major in PyTorch order: a Linear weight is
@@ -53,5 +53,9 @@ struct ModelWeights {
   Weight final_norm;  // (1, d)
   Weight output;      // (vocab, d): lm_head, or token_embedding when tied
 };
+
+// The weight that Hugging Face calls hf_name ("model.layers.3.mlp.up_proj.weight"); CHECKs that
+// the name is one of the config's layout (weight_layout.h).
+const Weight& WeightByHfName(const ModelWeights& weights, const std::string& hf_name);
 
 }  // namespace medassist::model

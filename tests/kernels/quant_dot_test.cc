@@ -31,6 +31,8 @@ struct Case {
 const Case kCases[] = {
     {WeightFormat::kQ8_0, 32, 34, {32, 64, 96, 256, 512, 896}},
     {WeightFormat::kQ4_0, 32, 18, {32, 64, 96, 256, 512, 896}},
+    // 4896 = 153 blocks: 19 groups of 8 and a tail of 1; 192 = 6 blocks, all tail.
+    {WeightFormat::kQ5_0, 32, 22, {32, 64, 192, 288, 896, 4864, 4896}},
     {WeightFormat::kQ4_K, 256, 144, {256, 768, 2048, 2304, 4864, 11008}},
     {WeightFormat::kQ6_K, 256, 210, {256, 768, 2048, 2304, 4864, 11008}},
 };
@@ -124,6 +126,14 @@ TEST(QuantDotTest, DotRowsIsBitIdenticalToDot) {
       EXPECT_EQ(std::memcmp(rows.data(), singles.data(), sizeof(float) * kRows), 0)
           << Traits(c.format).name << " " << IsaName(k.isa);
     }
+  }
+}
+
+// Q5_0 has its own kernel on every ISA (none falls back to a lower one).
+TEST(QuantDotTest, Q5_0HasAKernelForEveryIsa) {
+  for (Isa isa : kIsas) {
+    if (!IsaSupported(isa)) continue;
+    EXPECT_EQ(SelectDotKernel(WeightFormat::kQ5_0, isa).isa, isa) << IsaName(isa);
   }
 }
 

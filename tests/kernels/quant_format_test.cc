@@ -32,6 +32,7 @@ struct QuantType {
 const QuantType kTypes[] = {
     {WeightFormat::kQ8_0, "q8_0", 32, 34, 0.005350748},
     {WeightFormat::kQ4_0, "q4_0", 32, 18, 0.086000531},
+    {WeightFormat::kQ5_0, "q5_0", 32, 22, 0.042706498},
     {WeightFormat::kQ4_K, "q4_k", 256, 144, 0.071395138},
     {WeightFormat::kQ6_K, "q6_k", 256, 210, 0.017715178},
 };
@@ -58,6 +59,7 @@ std::string Golden(const std::string& name) {
 TEST(QuantBlocksTest, GgufSizes) {
   EXPECT_EQ(sizeof(BlockQ8_0), 34u);
   EXPECT_EQ(sizeof(BlockQ4_0), 18u);
+  EXPECT_EQ(sizeof(BlockQ5_0), 22u);
   EXPECT_EQ(sizeof(BlockQ4_K), 144u);
   EXPECT_EQ(sizeof(BlockQ6_K), 210u);
   EXPECT_EQ(sizeof(BlockQ8_K), 292u);
@@ -75,7 +77,9 @@ TEST(Fp16Test, RoundTripsEveryFiniteHalf) {
   EXPECT_EQ(F32ToF16(1e6f), 0x7C00);
 }
 
-// Our dequantization of ggml's bytes equals ggml's dequantization, bit for bit.
+// Our dequantization of ggml's bytes equals ggml's dequantization, bit for bit. (q5_0: 16 blocks
+// that llama-quantize wrote into a Q4_K_M file, dequantized by an independent Python script that
+// agrees with ggml's to_float; see tests/data/kernels/README.md.)
 TEST(DequantizeTest, BitExactToGgml) {
   for (const QuantType& t : kTypes) {
     SCOPED_TRACE(t.file);
@@ -100,6 +104,25 @@ TEST(QuantizeTest, Q8_0AndQ4_0BytesEqualGgml) {
     ASSERT_EQ(got.size(), want.size());
     EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size()), 0);
   }
+}
+
+// Q5_0 too: ggml's bytes for AwkwardRow(1234, 256) (ggml_quantize_chunk, no imatrix).
+TEST(QuantizeTest, Q5_0BytesEqualGgml) {
+  const std::string want = Golden("q5_0_awkward.quant");
+  ASSERT_EQ(want.size(), 8u * 22);
+  const std::vector<uint8_t> got = Quantize(WeightFormat::kQ5_0, AwkwardRow(1234, 256), 32, 22);
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size()), 0);
+}
+
+// The 5th bits: a block whose values sit on the grid -16..15 (times 0.5) round-trips exactly,
+// every q value and so every qh bit pattern appearing.
+TEST(QuantizeTest, Q5_0ExactOnItsGrid) {
+  std::vector<float> x(64);
+  for (int i = 0; i < 64; ++i) x[i] = 0.5f * static_cast<float>((i * 7) % 32 - 16);
+  x[5] = -8.0f;  // the value of largest magnitude, -16 * d with d = 0.5
+  x[37] = -8.0f;
+  EXPECT_EQ(RoundTrip({WeightFormat::kQ5_0, "q5_0", 32, 22, 0}, x), x);
 }
 
 TEST(QuantizeTest, RmseWithinTenPercentOfGgml) {

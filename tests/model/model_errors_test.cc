@@ -139,15 +139,15 @@ TEST(ModelOpen, UnsupportedQuantisedGgufTypeIsRefusedClearly) {
       dir, {.replace_key = nullptr,
             .replace_tensor = [](const formats::GgufTensorInfo& t, formats::GgufWriter& w) {
               if (t.name != "blk.0.ffn_up.weight") return false;
-              // Q5_0: 32 values in 22 bytes, a type the kernels do not run; dims {64, 172}.
-              const std::vector<uint8_t> bytes(64 / 32 * 22 * 172, 0);
-              w.AddTensor(t.name, formats::GgmlType::kQ5_0, t.dims, bytes);
+              // Q5_1: 32 values in 24 bytes, a type the kernels do not run; dims {64, 172}.
+              const std::vector<uint8_t> bytes(64 / 32 * 24 * 172, 0);
+              w.AddTensor(t.name, formats::GgmlType::kQ5_1, t.dims, bytes);
               return true;
             }});
   const Status s = OpenStatus(path);
   EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
-  EXPECT_THAT(s.message(), HasSubstr("'blk.0.ffn_up.weight' has type Q5_0"));
-  EXPECT_THAT(s.message(), HasSubstr("F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K"));
+  EXPECT_THAT(s.message(), HasSubstr("'blk.0.ffn_up.weight' has type Q5_1"));
+  EXPECT_THAT(s.message(), HasSubstr("F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K and Q6_K"));
 }
 
 TEST(ModelOpen, UnsupportedGgufArchitectureIsRefused) {

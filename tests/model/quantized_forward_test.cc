@@ -1,14 +1,17 @@
 // Block-quantised weights end to end: a synthetic Qwen2 exported to Q8_0, Q4_0 and Q4_K_M GGUF by
-// export-gguf, loaded back, and run by the fast path (int8 dot products over quantised
-// activations) against the reference path (the same weights dequantised, F32 math). Their
-// difference is the activation quantisation only, so it is small and the argmax agrees; the fast
-// path stays bit-identical under chunking.
+// export-gguf (Q5_0: exported as F32, every matrix then quantised here), loaded back, and run by
+// the fast path (int8 dot products over quantised activations) against the reference path (the same
+// weights dequantised, F32 math). Their difference is the activation quantisation only, so it is
+// small and the argmax agrees; the fast path stays bit-identical under chunking.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 
+#include "formats/gguf_reader.h"
+#include "formats/gguf_writer.h"
 #include "forward_test_util.h"
+#include "kernels/quantize.h"
 #include "model/forward.h"
 #include "model/gguf_export.h"
 #include "model/synth_model.h"
@@ -45,6 +48,7 @@ class QuantizedForward : public ::testing::TestWithParam<const char*> {
 
   // The model exported as GetParam() ("q8_0", ...), with the stories tokenizer (512 tokens).
   Model Export() {
+    if (std::string(GetParam()) == "q5_0") return ExportQ5_0();
     Result<GgufExportType> type = ParseGgufExportType(GetParam());
     EXPECT_TRUE(type.ok());
     const std::string out = dir_->path() + "/" + GetParam() + ".gguf";
@@ -55,6 +59,44 @@ class QuantizedForward : public ::testing::TestWithParam<const char*> {
                         "tiny-models/stories260K/stories260K.gguf"),
                     .out_type = *type});
     EXPECT_TRUE(summary.ok()) << summary.status().ToString();
+    Result<Model> model = Model::Open(out);
+    CHECK(model.ok()) << model.status().ToString();
+    return std::move(model.value());
+  }
+
+  // export-gguf has no Q5_0 choice (llama.cpp writes Q5_0 in its Q4_K_M files): the F32 export
+  // with every matrix (2-D tensor) rewritten as Q5_0 by QuantizeRow, ggml's reference bytes.
+  Model ExportQ5_0() {
+    const std::string f32 = dir_->path() + "/q5_0-src.gguf";
+    Result<GgufExportSummary> summary =
+        ExportGguf({.model_dir = dir_->path() + "/hf",
+                    .out_path = f32,
+                    .tokenizer_path = medassist::testing::SharedDataPath(
+                        "tiny-models/stories260K/stories260K.gguf"),
+                    .out_type = GgufExportType::kF32});
+    EXPECT_TRUE(summary.ok()) << summary.status().ToString();
+    Result<formats::GgufFile> src = formats::GgufFile::Open(f32);
+    CHECK(src.ok()) << src.status().ToString();
+    formats::GgufWriter w;
+    for (const formats::GgufKeyValue& kv : src->metadata()) w.AddValue(kv.key, kv.value);
+    for (const formats::GgufTensorInfo& t : src->tensors()) {
+      if (t.dims.size() != 2) {
+        w.AddTensor(t.name, t.type, t.dims, t.data);
+        continue;
+      }
+      CHECK(t.type == formats::GgmlType::kF32);
+      const auto cols = static_cast<int64_t>(t.dims[0]), rows = static_cast<int64_t>(t.dims[1]);
+      const int64_t row_bytes = kernels::RowBytes(WeightFormat::kQ5_0, cols);
+      std::vector<uint8_t> q(static_cast<size_t>(rows * row_bytes));
+      const auto* x = reinterpret_cast<const float*>(t.data.data());
+      for (int64_t r = 0; r < rows; ++r) {
+        kernels::QuantizeRow(WeightFormat::kQ5_0, x + r * cols, cols, &q[r * row_bytes]);
+      }
+      w.AddTensor(t.name, formats::GgmlType::kQ5_0, t.dims, q);
+    }
+    const std::string out = dir_->path() + "/q5_0.gguf";
+    const Status written = w.WriteToFile(out);
+    CHECK(written.ok()) << written.ToString();
     Result<Model> model = Model::Open(out);
     CHECK(model.ok()) << model.status().ToString();
     return std::move(model.value());
@@ -91,6 +133,11 @@ TEST_P(QuantizedForward, FastPathAgreesWithDequantisedReference) {
   if (type == "q4_0") {
     EXPECT_EQ(l0.w_up.type, WeightFormat::kQ4_0);
   }
+  if (type == "q5_0") {
+    EXPECT_EQ(l0.wq.type, WeightFormat::kQ5_0);
+    EXPECT_EQ(l0.w_down.type, WeightFormat::kQ5_0);
+    EXPECT_EQ(model.weights().output.type, WeightFormat::kQ5_0);  // tied embedding = output head
+  }
   if (type == "q4_k_m") {
     EXPECT_EQ(l0.wq.type, WeightFormat::kQ4_K);
     // llama.cpp's "more bits" layers of 2: layer 1 (i >= 7n/8), not layer 0.
@@ -126,7 +173,8 @@ TEST_P(QuantizedForward, FastPathAgreesWithDequantisedReference) {
   EXPECT_EQ(std::memcmp(chunked.data(), got.data(), got.size() * sizeof(float)), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, QuantizedForward, ::testing::Values("q8_0", "q4_0", "q4_k_m"));
+INSTANTIATE_TEST_SUITE_P(Types, QuantizedForward,
+                         ::testing::Values("q8_0", "q4_0", "q5_0", "q4_k_m"));
 
 }  // namespace
 }  // namespace medassist::model
