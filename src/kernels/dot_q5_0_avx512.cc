@@ -14,7 +14,7 @@
 // operations dot does (the same integer sums, one fma per block into lane b % 8, blocks of a lane
 // in increasing order, the tail group's fma masked to its blocks), so dot_rows == dot bit for bit.
 // A zmm holds blocks j and j + 4 of a group, so the 8 block sums come out in lane order. The
-// tile transposes panels of 16 weight rows instead (see its section below).
+// prefill tile is the 16-row panel of dot_quant_tile_avx512.cc.
 // Like dot_quant_avx512.cc, this file calls no inline function shared with other files.
 #include <immintrin.h>
 
@@ -177,190 +177,12 @@ void DotRowsQ5_0(const void* w, int64_t w_row_bytes, int64_t rows, const void* x
   }
 }
 
-// ---- prefill tile (QuantDotTileFn) ------------------------------------------------------------
-// Panels of 16 weight rows, transposed so that a zmm holds one dword of quants (4 elements) of
-// each of the 16 rows: activation dwords are broadcast, one vpdpbusd per 4 elements serves 16
-// rows, and each row's block sum lands in its own int32 lane (no horizontal sums). Lane j of
-// the lane contract is accumulated over blocks j, j + 8, ... in increasing order, kept for 16
-// rows in one zmm, and the 8 lanes are summed by ReduceLanes' tree, 16 rows at once.
-constexpr int kPanelRows = 16;
-constexpr int kTileCols = 8;     // activation rows per pass over a panel
-constexpr int kMaxBlocks = 512;  // longer rows (n > 16384) take dot_rows per activation row
-
-// What each activation row of a pass contributes per block, computed once for all panels.
-struct Columns {
-  const BlockQ8_0* rows[kTileCols];
-  alignas(64) int32_t corr[kTileCols][kMaxBlocks];  // -16 * sum of the block's quants
-  alignas(64) float d[kTileCols][kMaxBlocks];
-};
-
-// Rows of a panel beyond the matrix repeat its last row: computed, never stored.
-struct Panel {
-  const std::byte* rows[kPanelRows];
-};
-
-// 16 bytes at offset `offset` of block b of each panel row; 128-bit lane L of z[i] = row i + 4L.
-void LoadPanelBytes(const Panel& p, int64_t b, int offset, __m512i* z) {
-  const int64_t at = b * static_cast<int64_t>(sizeof(BlockQ5_0)) + offset;
-  auto load = [&](int row) {
-    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p.rows[row] + at));
-  };
-  for (int i = 0; i < 4; ++i) {
-    __m512i v = _mm512_castsi128_si512(load(i));
-    v = _mm512_inserti32x4(v, load(i + 4), 1);
-    v = _mm512_inserti32x4(v, load(i + 8), 2);
-    v = _mm512_inserti32x4(v, load(i + 12), 3);
-    z[i] = v;
-  }
-}
-
-// The four dword transposes of LoadPanelBytes' z: out[k] dword m = dword k of row m's 16 bytes.
-void TransposeDwords(const __m512i* z, __m512i* out) {
-  const __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a1 = _mm512_unpackhi_epi32(z[0], z[1]);
-  const __m512i a2 = _mm512_unpacklo_epi32(z[2], z[3]), a3 = _mm512_unpackhi_epi32(z[2], z[3]);
-  out[0] = _mm512_unpacklo_epi64(a0, a2);
-  out[1] = _mm512_unpackhi_epi64(a0, a2);
-  out[2] = _mm512_unpacklo_epi64(a1, a3);
-  out[3] = _mm512_unpackhi_epi64(a1, a3);
-}
-
-// Block b of the 16 rows: t[k] dword m = row m's quants (0..31) of elements 4k .. 4k + 3, and
-// the 16 scales d_w.
-struct PanelBlock {
-  __m512i t[8];
-  __m512 d;
-};
-
-void LoadPanelBlock(const Panel& p, int64_t b, PanelBlock* out) {
-  __m512i z[4], head[4], qs[4];
-  // Bytes 0..15: d (bytes 0-1) and qh (bytes 2-5) sit in dwords 0 and 1.
-  LoadPanelBytes(p, b, 0, z);
-  TransposeDwords(z, head);
-  LoadPanelBytes(p, b, static_cast<int>(offsetof(BlockQ5_0, qs)), z);
-  TransposeDwords(z, qs);
-  out->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head[0]));
-  const __m512i qh =
-      _mm512_or_si512(_mm512_srli_epi32(head[0], 16), _mm512_slli_epi32(head[1], 16));
-  // fifth_bits[v]: byte e = 0x10 if bit e of v (4 bits of qh -> the 5th bits of 4 elements).
-  const __m512i fifth_bits =
-      _mm512_setr_epi32(0x00000000, 0x00000010, 0x00001000, 0x00001010, 0x00100000, 0x00100010,
-                        0x00101000, 0x00101010, 0x10000000, 0x10000010, 0x10001000, 0x10001010,
-                        0x10100000, 0x10100010, 0x10101000, 0x10101010);
-  const __m512i nibble = _mm512_set1_epi8(0x0F);
-  for (int k = 0; k < 4; ++k) {
-    // Packed dword k: low nibbles are elements 4k .. 4k + 3, high nibbles 16 + 4k .. 16 + 4k + 3.
-    // vpermd reads the low 4 bits of each index dword.
-    const __m512i lo = _mm512_and_si512(qs[k], nibble);
-    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(qs[k], 4), nibble);
-    out->t[k] =
-        _mm512_or_si512(lo, _mm512_permutexvar_epi32(_mm512_srli_epi32(qh, 4 * k), fifth_bits));
-    out->t[k + 4] = _mm512_or_si512(
-        hi, _mm512_permutexvar_epi32(_mm512_srli_epi32(qh, 16 + 4 * k), fifth_bits));
-  }
-}
-
-// -16 * sum(x quants) of an activation block, the integer correction for q - 16.
-int32_t Correction(const BlockQ8_0& x) {
-  const __m256i s8 =
-      _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(16), Load32(x.qs));
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return -_mm_cvtsi128_si32(s);
-}
-
-float HalfToFloat(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
-
-void PrepareColumns(const void* x_prepared, int64_t x_stride, int cols, int64_t nb, Columns* g) {
-  for (int c = 0; c < cols; ++c) {
-    g->rows[c] =
-        reinterpret_cast<const BlockQ8_0*>(static_cast<const char*>(x_prepared) + c * x_stride);
-    for (int64_t b = 0; b < nb; ++b) {
-      g->corr[c][b] = Correction(g->rows[c][b]);
-      g->d[c][b] = HalfToFloat(g->rows[c][b].d);
-    }
-  }
-}
-
-// One panel x kCols activation rows: y[c * y_stride + r] for the panel's valid_rows rows.
-template <int kCols>
-void PanelPass(const Panel& p, int valid_rows, const Columns& x, int64_t nb, float* y,
-               int64_t y_stride) {
-  __m512 lanes[kCols][kDotLanes];
-  for (int j = 0; j < kDotLanes; ++j) {
-    __m512 acc[kCols];
-    for (int c = 0; c < kCols; ++c) acc[c] = _mm512_setzero_ps();
-    for (int64_t b = j; b < nb; b += kDotLanes) {
-      PanelBlock w;
-      LoadPanelBlock(p, b, &w);
-      for (int c = 0; c < kCols; ++c) {
-        const BlockQ8_0& xb = x.rows[c][b];
-        __m512i isum = _mm512_set1_epi32(x.corr[c][b]);
-        for (int k = 0; k < 8; ++k) {
-          int32_t xk;
-          __builtin_memcpy(&xk, xb.qs + 4 * k, sizeof xk);
-          isum = _mm512_dpbusd_epi32(isum, w.t[k], _mm512_set1_epi32(xk));
-        }
-        const __m512 scale = _mm512_mul_ps(w.d, _mm512_set1_ps(x.d[c][b]));
-        acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), acc[c]);
-      }
-    }
-    for (int c = 0; c < kCols; ++c) lanes[c][j] = acc[c];
-  }
-  const auto store = static_cast<__mmask16>((1u << valid_rows) - 1);
-  for (int c = 0; c < kCols; ++c) {
-    const __m512* l = lanes[c];
-    const __m512 sum =
-        _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[1]), _mm512_add_ps(l[2], l[3])),
-                      _mm512_add_ps(_mm512_add_ps(l[4], l[5]), _mm512_add_ps(l[6], l[7])));
-    _mm512_mask_storeu_ps(y + c * y_stride, store, sum);
-  }
-}
-
-// Column count as a template argument, so the accumulators stay in registers.
-template <int kCols = kTileCols>
-void Panels(const void* w, int64_t w_row_bytes, int64_t rows, const Columns& x, int cols,
-            int64_t nb, float* y, int64_t y_stride) {
-  if constexpr (kCols > 1) {
-    if (cols < kCols) return Panels<kCols - 1>(w, w_row_bytes, rows, x, cols, nb, y, y_stride);
-  }
-  for (int64_t r0 = 0; r0 < rows; r0 += kPanelRows) {
-    const int valid_rows = static_cast<int>(std::min<int64_t>(kPanelRows, rows - r0));
-    Panel p;
-    for (int i = 0; i < kPanelRows; ++i) {
-      p.rows[i] =
-          static_cast<const std::byte*>(w) + (r0 + std::min(i, valid_rows - 1)) * w_row_bytes;
-    }
-    PanelPass<kCols>(p, valid_rows, x, nb, y + r0, y_stride);
-  }
-}
-
-void TileQ5_0(const void* w, int64_t w_row_bytes, int64_t rows, const void* x_prepared,
-              int64_t x_stride, int64_t n_x, int64_t n, float* y, int64_t y_stride) {
-  const int64_t nb = n / kQK5_0;
-  if (nb > kMaxBlocks) {
-    for (int64_t c = 0; c < n_x; ++c) {
-      DotRowsQ5_0(w, w_row_bytes, rows, static_cast<const char*>(x_prepared) + c * x_stride, n,
-                  y + c * y_stride);
-    }
-    return;
-  }
-  Columns columns;
-  for (int64_t c0 = 0; c0 < n_x; c0 += kTileCols) {
-    const int cols = static_cast<int>(std::min<int64_t>(kTileCols, n_x - c0));
-    PrepareColumns(static_cast<const char*>(x_prepared) + c0 * x_stride, x_stride, cols, nb,
-                   &columns);
-    Panels(w, w_row_bytes, rows, columns, cols, nb, y + c0 * y_stride, y_stride);
-  }
-}
-
-constexpr DotKernel kAvx512Q5_0{WeightFormat::kQ5_0, Isa::kAvx512,        QuantizeRowQ8_0, DotQ5_0,
-                                DotRowsQ5_0,         PreparedRowBytesQ8_0};
+constexpr DotKernel kAvx512Q5_0{WeightFormat::kQ5_0,   Isa::kAvx512,
+                                QuantizeRowQ8_0Avx512, DotQ5_0,
+                                DotRowsQ5_0,           PreparedRowBytesQ8_0};
 
 }  // namespace
 
 const DotKernel* QuantDotKernelQ5_0Avx512() { return &kAvx512Q5_0; }
-
-QuantDotTileFn QuantDotTileQ5_0Avx512() { return TileQ5_0; }
 
 }  // namespace medassist::kernels

@@ -206,7 +206,6 @@ QuantDotTileFn FindQuantDotTile(const DotKernel& k) {
   if (&k != FindQuantDotKernel(k.format, k.isa)) return nullptr;
   switch (k.isa) {
     case Isa::kAvx512:
-      if (k.format == WeightFormat::kQ5_0) return QuantDotTileQ5_0Avx512();
       return QuantDotTileAvx512(k.format);
     default:
       return nullptr;  // dot_rows per activation row

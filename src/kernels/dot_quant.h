@@ -39,10 +39,9 @@ void QuantizeRowQ8_0Avx512(const float* x, int64_t n, void* out);
 const DotKernel* FindQuantDotKernelAvx2(WeightFormat f);
 const DotKernel* FindQuantDotKernelAvx512(WeightFormat f);
 
-// The AVX-512 kernel of Q5_0 and its tile (dot_q5_0_avx512.cc); FindQuantDotKernel and
-// FindQuantDotTile ask them directly.
+// The AVX-512 kernel of Q5_0 (dot_q5_0_avx512.cc); FindQuantDotKernel asks it directly. Its
+// tile is QuantDotTileAvx512's.
 const DotKernel* QuantDotKernelQ5_0Avx512();
-QuantDotTileFn QuantDotTileQ5_0Avx512();
 
 // The tile function (dot_registry.h) of the AVX-512 kernel of format f, or nullptr
 // (dot_quant_tile_avx512.cc).

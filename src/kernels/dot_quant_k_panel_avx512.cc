@@ -25,8 +25,8 @@
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
-#include "core/check.h"
 #include "kernels/dot_quant.h"
 #include "kernels/panel_avx512.h"
 #include "kernels/quant_blocks.h"
@@ -34,9 +34,10 @@
 namespace medassist::kernels {
 namespace {
 
-constexpr int kGroupCols = 8;  // activation rows per column group
-constexpr int kMaxSuper = 64;  // super-blocks per row the column group arrays hold (n <= 16384)
-constexpr int kSubBlocks = 8;  // sub-blocks of 32 per super-block
+constexpr int kGroupCols = 8;    // activation rows per column group
+constexpr int kStackSuper = 64;  // super-blocks per row held on the stack (n <= 16384); longer
+                                 // rows put the column group's array on the heap
+constexpr int kSubBlocks = 8;    // sub-blocks of 32 per super-block
 
 // What a column group's activation rows contribute per super-block, computed once for all panels:
 // bsum_pairs[c][b][i] = an int16 pair of activation sums, vpdpwssd's operand: for Q4_K the sums
@@ -44,7 +45,9 @@ constexpr int kSubBlocks = 8;  // sub-blocks of 32 per super-block
 struct ActivationGroup {
   const BlockQ8_K* rows[kGroupCols];
   int cols;
-  alignas(64) int32_t bsum_pairs[kGroupCols][kMaxSuper][8];
+  int64_t nb;
+  int32_t* bsum_pairs;  // [cols][nb][8]
+  int32_t* Pairs(int c, int64_t b) const { return bsum_pairs + (c * nb + b) * 8; }
 };
 
 int32_t Pair16(int lo, int hi) {
@@ -59,7 +62,7 @@ void PrepareGroup(const std::byte* x, int64_t x_stride, int cols, int64_t nb, Ac
     g->rows[c] = reinterpret_cast<const BlockQ8_K*>(x + c * x_stride);
     for (int64_t b = 0; b < nb; ++b) {
       const int16_t* bs = g->rows[c][b].bsums;
-      int32_t* out = g->bsum_pairs[c][b];
+      int32_t* out = g->Pairs(c, b);
       if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
         for (int i = 0; i < 4; ++i) {  // |sum of 32| <= 32 * 127 fits int16
           out[i] = Pair16(bs[4 * i] + bs[4 * i + 1], bs[4 * i + 2] + bs[4 * i + 3]);
@@ -186,7 +189,7 @@ void SuperBlock(const std::byte* w, int64_t w_row_bytes, int valid_rows, const A
   for (int c = 0; c < C; ++c) {
     __m512i isum_m = _mm512_setzero_si512();
     for (int i = 0; i < kSubBlocks / 2; ++i) {
-      isum_m = _mm512_dpwssd_epi32(isum_m, s.m_pairs[i], _mm512_set1_epi32(g.bsum_pairs[c][b][i]));
+      isum_m = _mm512_dpwssd_epi32(isum_m, s.m_pairs[i], _mm512_set1_epi32(g.Pairs(c, b)[i]));
     }
     const __m512 dx = _mm512_set1_ps(g.rows[c][b].d);
     acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(dx, s.d), _mm512_cvtepi32_ps(isum[c]), acc[c]);
@@ -279,8 +282,7 @@ void SuperBlockQ6K(const std::byte* w, int64_t w_row_bytes, int valid_rows,
   }
   for (int c = 0; c < C; ++c) {
     for (int i = 0; i < 8; ++i) {  // the -32 offset of every quant, through the bsums
-      isum[c] =
-          _mm512_dpwssd_epi32(isum[c], s.neg32_pairs[i], _mm512_set1_epi32(g.bsum_pairs[c][b][i]));
+      isum[c] = _mm512_dpwssd_epi32(isum[c], s.neg32_pairs[i], _mm512_set1_epi32(g.Pairs(c, b)[i]));
     }
     const __m512 dx = _mm512_set1_ps(g.rows[c][b].d);
     acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(dx, s.d), _mm512_cvtepi32_ps(isum[c]), acc[c]);
@@ -335,11 +337,17 @@ template <typename WBlock>
 void TileK(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int64_t x_stride,
            int64_t n_x, int64_t n, float* y, int64_t y_stride) {
   const int64_t nb = n / kQK_K;
-  CHECK(nb <= kMaxSuper) << "K-quant tile: rows of " << n << " elements exceed "
-                         << kMaxSuper * kQK_K;
   const auto* wb = static_cast<const std::byte*>(w);
   const auto* xb = static_cast<const std::byte*>(x);
-  ActivationGroup group;
+  alignas(64) int32_t pairs_stack[kGroupCols * kStackSuper * 8];
+  std::vector<int32_t> pairs_heap;
+  ActivationGroup group{};
+  group.nb = nb;
+  group.bsum_pairs = pairs_stack;
+  if (nb > kStackSuper) {
+    pairs_heap.resize(static_cast<size_t>(kGroupCols * nb * 8));
+    group.bsum_pairs = pairs_heap.data();
+  }
   for (int64_t c = 0; c < n_x; c += kGroupCols) {
     const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
     PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb, &group);

@@ -30,8 +30,8 @@
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
-#include "core/check.h"
 #include "kernels/dot_quant.h"
 #include "kernels/panel_avx512.h"
 #include "kernels/quant_blocks.h"
@@ -39,9 +39,10 @@
 namespace medassist::kernels {
 namespace {
 
-constexpr int kPanelRows = 16;   // weight rows per panel: one int32 lane each
-constexpr int kGroupCols = 8;    // activation rows per column group
-constexpr int kMaxBlocks = 512;  // blocks per row a column group's stack arrays hold (n <= 16384)
+constexpr int kPanelRows = 16;     // weight rows per panel: one int32 lane each
+constexpr int kGroupCols = 8;      // activation rows per column group
+constexpr int kStackBlocks = 512;  // blocks per row held on the stack (n <= 16384); longer rows
+                                   // put the column group's arrays on the heap
 
 // The 16 rows' quants of one block as 8 unsigned-byte vectors: t[k] lane r = bytes 4k .. 4k + 3
 // of row r's 32 unpacked quants (element order), ready for vpdpbusd against activation dword k.
@@ -49,12 +50,6 @@ constexpr int kMaxBlocks = 512;  // blocks per row a column group's stack arrays
 struct PanelQuants {
   __m512i t[8];
 };
-
-template <bool kFull>
-__m128i LoadRow16(const std::byte* p, int r, int valid_rows) {
-  if (!kFull && r >= valid_rows) return _mm_setzero_si128();
-  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-}
 
 // Block b of the panel's rows (w = row 0, stride w_row_bytes) as PanelQuants.
 template <typename WBlock, bool kFull>
@@ -65,29 +60,37 @@ void LoadPanelQuants(const std::byte* w, int64_t w_row_bytes, int64_t b, int val
     panel::LoadTransposed32<kFull>(base, w_row_bytes, valid_rows, q->t);
     const __m512i flip = _mm512_set1_epi8(-128);  // w + 128 as unsigned bytes
     for (int k = 0; k < 8; ++k) q->t[k] = _mm512_xor_si512(q->t[k], flip);
-  } else {
-    // z[i] 128-bit lane L = row i + 4L's 16 packed bytes; a 4 x 4 dword transpose per lane puts
-    // packed dword k of rows 0..15 in lane order; its low nibbles are elements 4k .. 4k + 3,
-    // its high nibbles elements 16 + 4k .. 16 + 4k + 3.
-    __m512i z[4];
-    for (int i = 0; i < 4; ++i) {
-      const auto row = [&](int r) {
-        return LoadRow16<kFull>(base + r * w_row_bytes, r, valid_rows);
-      };
-      __m512i v = _mm512_castsi128_si512(row(i));
-      v = _mm512_inserti32x4(v, row(i + 4), 1);  // the lane index must be a constant
-      v = _mm512_inserti32x4(v, row(i + 8), 2);
-      v = _mm512_inserti32x4(v, row(i + 12), 3);
-      z[i] = v;
-    }
-    const __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a1 = _mm512_unpackhi_epi32(z[0], z[1]);
-    const __m512i a2 = _mm512_unpacklo_epi32(z[2], z[3]), a3 = _mm512_unpackhi_epi32(z[2], z[3]);
-    const __m512i packed[4] = {_mm512_unpacklo_epi64(a0, a2), _mm512_unpackhi_epi64(a0, a2),
-                               _mm512_unpacklo_epi64(a1, a3), _mm512_unpackhi_epi64(a1, a3)};
+  } else if constexpr (std::is_same_v<WBlock, BlockQ4_0>) {
+    // Packed dword k: low nibbles are elements 4k .. 4k + 3, high nibbles 16 + 4k .. 16 + 4k + 3.
+    __m512i packed[4];
+    panel::LoadTransposed16<kFull>(base, w_row_bytes, valid_rows, packed);
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     for (int k = 0; k < 4; ++k) {
       q->t[k] = _mm512_and_si512(packed[k], nibble);
       q->t[k + 4] = _mm512_and_si512(_mm512_srli_epi16(packed[k], 4), nibble);
+    }
+  } else {
+    // Q5_0: the nibbles as Q4_0, plus the 5th bit of element e from bit e of qh (bytes 2..5 of
+    // the block, read with d as the block's first 16 bytes).
+    __m512i head[4], packed[4];
+    panel::LoadTransposed16<kFull>(base - offsetof(WBlock, qs), w_row_bytes, valid_rows, head);
+    panel::LoadTransposed16<kFull>(base, w_row_bytes, valid_rows, packed);
+    const __m512i qh =
+        _mm512_or_si512(_mm512_srli_epi32(head[0], 16), _mm512_slli_epi32(head[1], 16));
+    // fifth_bits[v]: byte e = 0x10 if bit e of v (4 bits of qh -> the 5th bits of 4 elements);
+    // vpermd reads the low 4 bits of each index dword.
+    const __m512i fifth_bits =
+        _mm512_setr_epi32(0x00000000, 0x00000010, 0x00001000, 0x00001010, 0x00100000, 0x00100010,
+                          0x00101000, 0x00101010, 0x10000000, 0x10000010, 0x10001000, 0x10001010,
+                          0x10100000, 0x10100010, 0x10101000, 0x10101010);
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    for (int k = 0; k < 4; ++k) {
+      const __m512i lo = _mm512_and_si512(packed[k], nibble);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed[k], 4), nibble);
+      q->t[k] =
+          _mm512_or_si512(lo, _mm512_permutexvar_epi32(_mm512_srli_epi32(qh, 4 * k), fifth_bits));
+      q->t[k + 4] = _mm512_or_si512(
+          hi, _mm512_permutexvar_epi32(_mm512_srli_epi32(qh, 16 + 4 * k), fifth_bits));
     }
   }
 }
@@ -104,15 +107,21 @@ __m512 PanelScales(const std::byte* w, int64_t w_row_bytes, int64_t b, int valid
 struct ActivationGroup {
   const std::byte* rows[kGroupCols];  // the prepared Q8_0 rows
   int cols;
-  alignas(64) float d[kGroupCols][kMaxBlocks];
-  alignas(64) int32_t corr[kGroupCols][kMaxBlocks];
+  int64_t nb;
+  float* d;       // [cols][nb]
+  int32_t* corr;  // [cols][nb]
+  float& D(int c, int64_t b) const { return d[c * nb + b]; }
+  int32_t& Corr(int c, int64_t b) const { return corr[c * nb + b]; }
 };
 
 float HalfToFloat(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
 
 template <typename WBlock>
 void PrepareGroup(const std::byte* x, int64_t x_stride, int cols, int64_t nb, ActivationGroup* g) {
-  constexpr int kOffset = std::is_same_v<WBlock, BlockQ8_0> ? 128 : 8;
+  // The weight side's offset: w + 128 for Q8_0, q - 8 for Q4_0, q - 16 for Q5_0.
+  constexpr int kOffset = std::is_same_v<WBlock, BlockQ8_0>   ? 128
+                          : std::is_same_v<WBlock, BlockQ4_0> ? 8
+                                                              : 16;
   g->cols = cols;
   const __m256i ones = _mm256_set1_epi8(1);
   for (int c = 0; c < cols; ++c) {
@@ -124,8 +133,8 @@ void PrepareGroup(const std::byte* x, int64_t x_stride, int cols, int64_t nb, Ac
       __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
       s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
       s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-      g->corr[c][b] = -kOffset * _mm_cvtsi128_si32(s);
-      g->d[c][b] = HalfToFloat(blocks[b].d);
+      g->Corr(c, b) = -kOffset * _mm_cvtsi128_si32(s);
+      g->D(c, b) = HalfToFloat(blocks[b].d);
     }
   }
 }
@@ -150,11 +159,11 @@ void PanelLanes(const std::byte* w, int64_t w_row_bytes, int valid_rows, const A
       const __m512 dw = PanelScales<WBlock, kFull>(w, w_row_bytes, b, valid_rows);
       for (int c = 0; c < C; ++c) {
         const std::byte* xq = g.rows[c] + b * static_cast<int64_t>(sizeof(BlockQ8_0)) + kQsOffset;
-        __m512i isum = _mm512_set1_epi32(g.corr[c][b]);
+        __m512i isum = _mm512_set1_epi32(g.Corr(c, b));
         for (int k = 0; k < 8; ++k) {
           isum = _mm512_dpbusd_epi32(isum, q.t[k], panel::Broadcast32(xq + 4 * k));
         }
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(g.d[c][b]));  // d_w * d_x
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(g.D(c, b)));  // d_w * d_x
         acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), acc[c]);
       }
     }
@@ -201,11 +210,22 @@ template <typename WBlock>
 void Tile(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int64_t x_stride,
           int64_t n_x, int64_t n, float* y, int64_t y_stride) {
   const int64_t nb = n / 32;
-  CHECK(nb <= kMaxBlocks) << "Q8_0 / Q4_0 tile: rows of " << n << " elements exceed "
-                          << kMaxBlocks * 32;
   const auto* wb = static_cast<const std::byte*>(w);
   const auto* xb = static_cast<const std::byte*>(x);
-  ActivationGroup group;
+  alignas(64) float d_stack[kGroupCols * kStackBlocks];
+  alignas(64) int32_t corr_stack[kGroupCols * kStackBlocks];
+  std::vector<float> d_heap;
+  std::vector<int32_t> corr_heap;
+  ActivationGroup group{};
+  group.nb = nb;
+  group.d = d_stack;
+  group.corr = corr_stack;
+  if (nb > kStackBlocks) {
+    d_heap.resize(static_cast<size_t>(kGroupCols * nb));
+    corr_heap.resize(d_heap.size());
+    group.d = d_heap.data();
+    group.corr = corr_heap.data();
+  }
   for (int64_t c = 0; c < n_x; c += kGroupCols) {
     const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
     PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb, &group);
@@ -221,6 +241,8 @@ QuantDotTileFn QuantDotTileAvx512(WeightFormat format) {
       return Tile<BlockQ8_0>;
     case WeightFormat::kQ4_0:
       return Tile<BlockQ4_0>;
+    case WeightFormat::kQ5_0:
+      return Tile<BlockQ5_0>;
     default:
       return QuantDotTileKAvx512(format);  // Q4_K, Q6_K
   }

@@ -62,6 +62,32 @@ MEDASSIST_PANEL_INLINE void LoadTransposed32(const std::byte* p, int64_t stride,
   Transpose16x8(z, t);
 }
 
+// 16 bytes at p + r * stride for rows r < 16 (rows >= valid_rows read as zeros unless kFull),
+// as t[k] = bytes 4k .. 4k + 3 of every row: rows i, i + 4, i + 8, i + 12 in the 128-bit lanes
+// of z[i], then a 4 x 4 dword transpose per lane, which puts the rows in lane order.
+template <bool kFull>
+MEDASSIST_PANEL_INLINE void LoadTransposed16(const std::byte* p, int64_t stride, int valid_rows,
+                                             __m512i* t) {
+  const auto row = [&](int r) {
+    if (!kFull && r >= valid_rows) return _mm_setzero_si128();
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + r * stride));
+  };
+  __m512i z[4];
+  for (int i = 0; i < 4; ++i) {
+    __m512i v = _mm512_castsi128_si512(row(i));
+    v = _mm512_inserti32x4(v, row(i + 4), 1);  // the lane index must be a constant
+    v = _mm512_inserti32x4(v, row(i + 8), 2);
+    v = _mm512_inserti32x4(v, row(i + 12), 3);
+    z[i] = v;
+  }
+  const __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a1 = _mm512_unpackhi_epi32(z[0], z[1]);
+  const __m512i a2 = _mm512_unpacklo_epi32(z[2], z[3]), a3 = _mm512_unpackhi_epi32(z[2], z[3]);
+  t[0] = _mm512_unpacklo_epi64(a0, a2);
+  t[1] = _mm512_unpackhi_epi64(a0, a2);
+  t[2] = _mm512_unpacklo_epi64(a1, a3);
+  t[3] = _mm512_unpackhi_epi64(a1, a3);
+}
+
 // The F16 values at p + r * stride (rows >= valid_rows: 0) as 16 floats. Word loads, not
 // vpgatherdd: gathers are microcoded slowly on CPUs with the GDS mitigation.
 template <bool kFull>

@@ -85,7 +85,9 @@ WeightFormat MatrixFormat(WeightMix mix, const formats::ModelConfig& config,
   }
   const WeightFormat t = QuantisedChoice(mix, config, hf_name);
   if (cols % kernels::Traits(t).block_elems == 0) return t;
-  return cols % 32 == 0 ? WeightFormat::kQ8_0 : WeightFormat::kF16;
+  // llama.cpp's fallbacks for rows of partial K blocks: Q4_K -> Q5_0, Q6_K -> Q8_0.
+  if (cols % 32 != 0) return WeightFormat::kF16;
+  return t == WeightFormat::kQ4_K ? WeightFormat::kQ5_0 : WeightFormat::kQ8_0;
 }
 
 Status CheckRequantize(const std::string& source, const std::string& tensor, WeightFormat stored,

@@ -22,9 +22,8 @@ namespace medassist::model {
 // kQ4_K: Q4_K everywhere (the output head included). kQ4_K_M: llama.cpp's Q4_K_M recipe: Q4_K,
 // with Q6_K for the output head and for attn_v / ffn_down in the first and last eighth of the
 // layers and every third layer in between. A matrix whose rows are not whole blocks of its type
-// (Qwen2.5-0.5B's 896-wide rows for the 256-element K blocks) falls back to Q8_0 (llama.cpp uses
-// Q5_0 and Q8_0, which this build does not run; Q8_0 is the larger, more exact choice), or F16
-// when the rows are not whole 32-element blocks either.
+// (Qwen2.5-0.5B's 896-wide rows for the 256-element K blocks) falls back as llama.cpp does: Q4_K
+// to Q5_0, Q6_K to Q8_0; or to F16 when the rows are not whole 32-element blocks either.
 enum class WeightMix { kKeep, kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ4_K, kQ4_K_M };
 
 // "keep", "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q4_k_m", in any case; anything else is

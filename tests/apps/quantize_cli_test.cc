@@ -67,16 +67,19 @@ std::map<std::string, std::string> TensorTypes(const std::string& path) {
 int LayerOf(const std::string& name) { return std::stoi(name.substr(4)); }  // "blk.N...."
 
 // llama.cpp's Q4_K_M for this model, written out: Q6_K for the output head (the tied embedding)
-// and for attn_v in layers 0, 3, 6 and 7 (i < n/8, i >= 7n/8, (i - n/8) % 3 == 2); ffn_down
-// (rows of 320, not whole 256-element blocks) Q8_0; other matrices Q4_K; norms and biases F32.
+// and for attn_v / ffn_down in layers 0, 3, 6 and 7 (i < n/8, i >= 7n/8, (i - n/8) % 3 == 2);
+// other matrices Q4_K; norms and biases F32. ffn_down's rows of 320 are not whole 256-element
+// blocks, so it falls back as llama.cpp's does: Q6_K to Q8_0, Q4_K to Q5_0.
 std::string ExpectedQ4KM(const std::string& name) {
   if (name.ends_with("norm.weight") || name.ends_with(".bias")) return "F32";
   if (name == "token_embd.weight") return "Q6_K";
-  if (name.find("ffn_down") != std::string::npos) return "Q8_0";
-  if (name.find("attn_v.weight") != std::string::npos) {
+  const bool more_bits = [&] {
+    if (!name.starts_with("blk.")) return false;
     const int layer = LayerOf(name);
-    return layer == 0 || layer == 3 || layer == 6 || layer == 7 ? "Q6_K" : "Q4_K";
-  }
+    return layer == 0 || layer == 3 || layer == 6 || layer == 7;
+  }();
+  if (name.find("ffn_down") != std::string::npos) return more_bits ? "Q8_0" : "Q5_0";
+  if (name.find("attn_v.weight") != std::string::npos) return more_bits ? "Q6_K" : "Q4_K";
   return "Q4_K";
 }
 
@@ -134,9 +137,11 @@ TEST_F(QuantizeCli, WritesTheQ4KMMixAndASummary) {
     EXPECT_EQ(type, ExpectedQ4KM(name)) << name;
     n_by_type[type] += 1;
   }
-  // 8 layers: 4 attn_v in Q6_K + the head; 8 ffn_down in Q8_0; q, k, o, gate, up and 4 attn_v.
+  // 8 layers: 4 attn_v in Q6_K + the head; 4 ffn_down in Q8_0 and 4 in Q5_0; q, k, o, gate, up
+  // and 4 attn_v in Q4_K.
   EXPECT_EQ(n_by_type["Q6_K"], 5);
-  EXPECT_EQ(n_by_type["Q8_0"], 8);
+  EXPECT_EQ(n_by_type["Q8_0"], 4);
+  EXPECT_EQ(n_by_type["Q5_0"], 4);
   EXPECT_EQ(n_by_type["Q4_K"], 8 * 5 + 4);
   EXPECT_EQ(n_by_type["F32"], 8 * 5 + 1);  // 2 norms and 3 biases per layer, the final norm
   EXPECT_NE(r.out.find("| Q4_K | 44 | "), std::string::npos) << r.out;

@@ -100,24 +100,28 @@ TEST(QuantTileTest, TileIsBitIdenticalToDot) {
 
 // Q5_0's tile takes dot_rows per activation row for rows longer than its stack arrays hold
 // (n > 16384): the same bits either way.
-TEST(QuantTileTest, Q5_0TileOfLongRowsIsBitIdenticalToDot) {
+// Rows longer than the tiles keep on the stack (16384 elements) take the heap path, same bits.
+TEST(QuantTileTest, TileOfLongRowsIsBitIdenticalToDot) {
   if (!IsaSupported(Isa::kAvx512)) GTEST_SKIP() << "CPU lacks AVX-512";
-  const DotKernel& k = SelectDotKernel(WeightFormat::kQ5_0, Isa::kAvx512);
-  const QuantDotTileFn tile = FindQuantDotTile(k);
-  ASSERT_NE(tile, nullptr);
-  for (int64_t n : {16384, 16384 + 32}) {
-    const int64_t rows = 3, n_x = 2, row_bytes = RowBytes(WeightFormat::kQ5_0, n);
-    const std::vector<uint8_t> w = Weights(WeightFormat::kQ5_0, rows, n, 3);
-    const std::vector<float> x = Activations(n_x, n, 4);
-    const int64_t x_stride = k.prepared_row_bytes(n);
-    std::vector<uint8_t> xp(static_cast<size_t>(x_stride * n_x));
-    for (int c = 0; c < n_x; ++c) k.prepare(&x[c * n], n, &xp[c * x_stride]);
-    std::vector<float> y(static_cast<size_t>(rows * n_x));
-    tile(w.data(), row_bytes, rows, xp.data(), x_stride, n_x, n, y.data(), rows);
-    for (int c = 0; c < n_x; ++c) {
-      for (int r = 0; r < rows; ++r) {
-        const float want = k.dot(&w[r * row_bytes], &xp[c * x_stride], n);
-        EXPECT_EQ(std::memcmp(&want, &y[c * rows + r], sizeof want), 0) << n << " " << r << c;
+  for (WeightFormat f : kFormats) {
+    const DotKernel& k = SelectDotKernel(f, Isa::kAvx512);
+    const QuantDotTileFn tile = FindQuantDotTile(k);
+    ASSERT_NE(tile, nullptr);
+    for (int64_t n : {int64_t{16384}, 16384 + BlockElems(f)}) {
+      const int64_t rows = 17, n_x = 2, row_bytes = RowBytes(f, n);
+      const std::vector<uint8_t> w = Weights(f, rows, n, 3);
+      const std::vector<float> x = Activations(n_x, n, 4);
+      const int64_t x_stride = k.prepared_row_bytes(n);
+      std::vector<uint8_t> xp(static_cast<size_t>(x_stride * n_x));
+      for (int c = 0; c < n_x; ++c) k.prepare(&x[c * n], n, &xp[c * x_stride]);
+      std::vector<float> y(static_cast<size_t>(rows * n_x));
+      tile(w.data(), row_bytes, rows, xp.data(), x_stride, n_x, n, y.data(), rows);
+      for (int c = 0; c < n_x; ++c) {
+        for (int r = 0; r < rows; ++r) {
+          const float want = k.dot(&w[r * row_bytes], &xp[c * x_stride], n);
+          EXPECT_EQ(std::memcmp(&want, &y[c * rows + r], sizeof want), 0)
+              << Traits(f).name << " n=" << n << " row " << r << " column " << c;
+        }
       }
     }
   }

@@ -122,7 +122,8 @@ TEST_F(WeightConvert, Q4KMMixAndRefusalToRequantize) {
   EXPECT_EQ(w.layers[0].wv.type, WeightFormat::kQ4_K);
   EXPECT_EQ(w.layers[2].wv.type, WeightFormat::kQ6_K);
   EXPECT_EQ(w.layers[1].wq.type, WeightFormat::kQ4_K);
-  EXPECT_EQ(w.layers[1].w_down.type, WeightFormat::kQ8_0);  // rows of 320
+  // Rows of 320, not whole K blocks: Q4_K falls back to Q5_0 (Q6_K would to Q8_0).
+  EXPECT_EQ(w.layers[1].w_down.type, WeightFormat::kQ5_0);
   // Converting again to another block type is refused and changes nothing.
   Result<WeightConversion> again = ConvertWeights(m, WeightMix::kQ8_0, pool);
   ASSERT_FALSE(again.ok());
