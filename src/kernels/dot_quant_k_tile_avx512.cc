@@ -315,6 +315,11 @@ float Dot(const void* w_row, const void* x_prepared, int64_t n) {
 template <typename WBlock>
 void DotRows(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int64_t n,
              float* out) {
+  // Q4_K decode in 16-row panels too: 1.75x this tile's speed (its per-row scale unpacking
+  // dominated); Q6_K's panel was 10% slower than this tile at one activation row.
+  if (std::is_same_v<WBlock, BlockQ4_K> && rows >= 16) {
+    return QuantPanelTileKAvx512(WeightFormat::kQ4_K)(w, w_row_bytes, rows, x, 0, 1, n, out, 0);
+  }
   Tile<WBlock>(w, w_row_bytes, rows, x, 0, 1, n, out, 0);
 }
 
