@@ -7,7 +7,8 @@
 
 namespace medassist::kernels {
 
-// Defined in attention_avx512.cc (compiled with AVX-512 flags).
+// Defined in attention_avx2.cc and attention_avx512.cc (compiled with their ISA's flags).
+void AttentionGroupAvx2(const AttentionGroupArgs& args);
 void AttentionGroupAvx512(const AttentionGroupArgs& args);
 
 namespace {
@@ -48,7 +49,14 @@ void AttentionGroupScalar(const AttentionGroupArgs& a) {
 
 AttentionGroupFn SelectAttentionGroup(Isa isa) {
   CHECK(IsaSupported(isa)) << "attention for " << IsaName(isa) << " on a CPU without it";
-  return isa == Isa::kAvx512 ? &AttentionGroupAvx512 : &AttentionGroupScalar;
+  switch (isa) {
+    case Isa::kAvx512:
+      return &AttentionGroupAvx512;
+    case Isa::kAvx2:
+      return &AttentionGroupAvx2;
+    default:
+      return &AttentionGroupScalar;
+  }
 }
 
 }  // namespace medassist::kernels

@@ -9,8 +9,8 @@
 // Keys and values are read through per-block pointers: k_blocks[b] points at the key of slot 0 of
 // block b for this layer and KV head, and slot j's key is kv_stride floats further (the KV cache
 // layout). Each variant's order of operations depends only on its own inputs, so a row's result
-// is the same whatever else is in the batch (DESIGN §2b); variants (scalar, AVX-512) may differ
-// from each other by rounding.
+// is the same whatever else is in the batch (DESIGN §2b); variants (scalar, AVX2, AVX-512) may
+// differ from each other by rounding.
 #pragma once
 
 #include <cstdint>
@@ -38,8 +38,8 @@ using AttentionGroupFn = void (*)(const AttentionGroupArgs& args);
 // The scalar reference: plain loops, std::exp.
 void AttentionGroupScalar(const AttentionGroupArgs& args);
 
-// The variant for isa (which the CPU must support). The AVX-512 variant needs head_dim % 16 == 0
-// and falls back to the scalar one per call otherwise.
+// The variant for isa (which the CPU must support). The AVX-512 variant needs head_dim % 16 == 0,
+// the AVX2 one head_dim % 8 == 0; each falls back to the scalar one per call otherwise.
 AttentionGroupFn SelectAttentionGroup(Isa isa);
 
 }  // namespace medassist::kernels

@@ -137,6 +137,41 @@ TEST_P(AttentionTest, HeadResultIndependentOfGroupAndBlockLayout) {
   EXPECT_EQ(std::memcmp(alone.data(), all.data() + 3 * 64, 64 * sizeof(float)), 0);
 }
 
+// The softmax's exp through the kernel: scores {0, x} (q = e0, k_0 = 0, k_1 = x e0, scale 1) and
+// values e0, e1 give out = {1, e^x} / (1 + e^x) up to three roundings. Relative error < 1e-6 down
+// to ln(FLT_MIN); below it the AVX2 exp underflows to exactly 0.
+TEST_P(AttentionTest, SoftmaxExpMatchesStdExp) {
+  const AttentionGroupFn fn = SelectAttentionGroup(GetParam());
+  constexpr float kUnderflow = -87.3365447f;  // ln(FLT_MIN)
+  float q[8] = {1}, k[2][8] = {}, v[2][8] = {{1}, {0, 1}}, scores[2], out[8];
+  const float* k_blocks[] = {k[0]};
+  const float* v_blocks[] = {v[0]};
+  for (int i = 0; i <= 100000; ++i) {
+    const float x = -100.0f + 1e-3f * static_cast<float>(i);
+    k[1][0] = x;
+    fn({.q = q,
+        .head_dim = 8,
+        .k_blocks = k_blocks,
+        .v_blocks = v_blocks,
+        .kv_stride = 8,
+        .block_size = 2,
+        .n_pos = 2,
+        .scores = scores,
+        .out = out});
+    const double e = std::exp(double{x});
+    if (x >= kUnderflow) {
+      ASSERT_NEAR(out[1], e / (1 + e), 1e-6 * e / (1 + e)) << "x " << x;
+      ASSERT_NEAR(out[0], 1 / (1 + e), 1e-6) << "x " << x;
+    } else {
+      ASSERT_LT(out[1], 1.2e-38f) << "x " << x;
+      if (GetParam() == Isa::kAvx2) {
+        ASSERT_EQ(out[1], 0.0f) << "x " << x;
+      }
+      ASSERT_EQ(out[0], 1.0f) << "x " << x;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, AttentionTest,
                          ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512),
                          [](const ::testing::TestParamInfo<Isa>& p) {
