@@ -63,7 +63,8 @@ constexpr OptionSpec kOptions[] = {
     {"--type", "", "", "quantize",
      "Type of the output's matrices (any case): Q8_0, Q4_0, Q4_K, Q4_K_M (Q4_K with Q6_K for the "
      "output head and some attn_v / ffn_down, as llama.cpp; rows that are not whole 256-element "
-     "blocks fall back to Q8_0), F16, BF16 or F32. Norms and biases are always F32."},
+     "blocks fall back as llama.cpp's do, Q4_K to Q5_0 and Q6_K to Q8_0), F16, BF16 or F32. Norms "
+     "and biases are always F32."},
     {"--allow-requantize", "", "off", "quantize",
      "Allow converting tensors that are already block-quantised to another block type. Off by "
      "default: the second rounding adds to the first, so quantising the original F32/F16/BF16 "
