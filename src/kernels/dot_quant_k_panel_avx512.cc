@@ -151,12 +151,6 @@ void LoadScales(const std::byte* w, int64_t w_row_bytes, int64_t b, int valid_ro
   s->neg_dmin = _mm512_xor_ps(dmin, _mm512_set1_ps(-0.0f));
 }
 
-// The lanes of the lane contract for 16 rows x C columns: lanes[c][j] = lane j of 16 rows.
-template <int C>
-struct Lanes {
-  __m512 v[C][kDotLanes];
-};
-
 // Super-block b of the panel against the group's C columns: adds both fmas into acc[c].
 template <int C, bool kFull>
 void SuperBlock(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
@@ -289,48 +283,22 @@ void SuperBlockQ6K(const std::byte* w, int64_t w_row_bytes, int valid_rows,
   }
 }
 
-template <typename WBlock, int C, bool kFull>
-void Panel(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
-           int64_t nb, float* y, int64_t y_stride) {
-  Lanes<C> lanes;
-  for (int j = 0; j < kDotLanes; ++j) {
-    __m512 acc[C];
-    for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-    for (int64_t b = j; b < nb; b += kDotLanes) {
+// The panel kernel of panel::RunColumnGroup for one column group.
+template <typename WBlock>
+struct PanelKernel {
+  const ActivationGroup& g;
+  int64_t w_row_bytes, y_stride;
+  template <int C, bool kFull>
+  void Panel(const std::byte* w, int valid_rows, float* y) const {
+    panel::RunPanel<C, kFull>(g.nb, valid_rows, y, y_stride, [&](int64_t b, __m512* acc) {
       if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
         SuperBlock<C, kFull>(w, w_row_bytes, valid_rows, g, b, acc);
       } else {
         SuperBlockQ6K<C, kFull>(w, w_row_bytes, valid_rows, g, b, acc);
       }
-    }
-    for (int c = 0; c < C; ++c) lanes.v[c][j] = acc[c];
+    });
   }
-  for (int c = 0; c < C; ++c) {
-    panel::StoreColumn<kFull>(y + c * y_stride, panel::ReduceLanes16(lanes.v[c]), valid_rows);
-  }
-}
-
-template <typename WBlock, int C>
-void PanelsOfGroup(const std::byte* w, int64_t w_row_bytes, int64_t rows, const ActivationGroup& g,
-                   int64_t nb, float* y, int64_t y_stride) {
-  int64_t r = 0;
-  for (; r + panel::kRows <= rows; r += panel::kRows) {
-    Panel<WBlock, C, true>(w + r * w_row_bytes, w_row_bytes, panel::kRows, g, nb, y + r, y_stride);
-  }
-  if (r < rows) {
-    Panel<WBlock, C, false>(w + r * w_row_bytes, w_row_bytes, static_cast<int>(rows - r), g, nb,
-                            y + r, y_stride);
-  }
-}
-
-template <typename WBlock, int C = kGroupCols>
-void DispatchCols(const std::byte* w, int64_t w_row_bytes, int64_t rows, const ActivationGroup& g,
-                  int64_t nb, float* y, int64_t y_stride) {
-  if constexpr (C > 1) {
-    if (g.cols < C) return DispatchCols<WBlock, C - 1>(w, w_row_bytes, rows, g, nb, y, y_stride);
-  }
-  PanelsOfGroup<WBlock, C>(w, w_row_bytes, rows, g, nb, y, y_stride);
-}
+};
 
 // y[c * y_stride + r] = dot(w row r, x row c) for r < rows, c < n_x.
 template <typename WBlock>
@@ -351,7 +319,8 @@ void TileK(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int6
   for (int64_t c = 0; c < n_x; c += kGroupCols) {
     const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
     PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb, &group);
-    DispatchCols<WBlock>(wb, w_row_bytes, rows, group, nb, y + c * y_stride, y_stride);
+    panel::RunColumnGroup<kGroupCols>(PanelKernel<WBlock>{group, w_row_bytes, y_stride}, wb,
+                                      w_row_bytes, rows, cols, y + c * y_stride);
   }
 }
 

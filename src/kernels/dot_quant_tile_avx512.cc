@@ -8,8 +8,8 @@
 // dot (dot_quant_avx512.cc) does: each block's integer sum is exact, block b is added into lane
 // b % 8 by one fma of (d_w * d_x) x float(isum), the blocks of one lane in increasing order, and
 // the 8 lanes are summed by ReduceLanes' tree. Here the 8 lanes of one (row, column) are not the
-// lanes of one vector but 8 vectors over 16 rows (Lanes below), filled lane by lane: lane j takes
-// blocks j, j + 8, j + 16, ... So tile == dot bit for bit.
+// lanes of one vector but 8 vectors over 16 rows (panel::RunPanel), filled lane by lane: lane j
+// takes blocks j, j + 8, j + 16, ... So tile == dot bit for bit.
 //
 // Integer form: vpdpbusd multiplies unsigned (weights, in registers) by signed bytes (the
 // activation dword it broadcasts):
@@ -39,7 +39,6 @@
 namespace medassist::kernels {
 namespace {
 
-constexpr int kPanelRows = 16;     // weight rows per panel: one int32 lane each
 constexpr int kGroupCols = 8;      // activation rows per column group
 constexpr int kStackBlocks = 512;  // blocks per row held on the stack (n <= 16384); longer rows
                                    // put the column group's arrays on the heap
@@ -139,71 +138,38 @@ void PrepareGroup(const std::byte* x, int64_t x_stride, int cols, int64_t nb, Ac
   }
 }
 
-// The 8 lanes of the lane contract for 16 rows x C columns: lanes[c][j] = lane j of 16 rows.
-template <int C>
-struct Lanes {
-  __m512 v[C][kDotLanes];
-};
-
-// One panel (16 weight rows) x C columns: fills the lanes, lane j from blocks j, j + 8, ...
+// Block b of one panel (16 weight rows from w) against the group's C columns: one fma per
+// (row, column) into acc[c], as the lane contract wants.
 template <typename WBlock, int C, bool kFull>
-void PanelLanes(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
-                int64_t nb, Lanes<C>* out) {
+void BlockStep(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
+               int64_t b, __m512* acc) {
   constexpr int64_t kQsOffset = offsetof(BlockQ8_0, qs);
-  for (int j = 0; j < kDotLanes; ++j) {
-    __m512 acc[C];
-    for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-    for (int64_t b = j; b < nb; b += kDotLanes) {
-      PanelQuants q;
-      LoadPanelQuants<WBlock, kFull>(w, w_row_bytes, b, valid_rows, &q);
-      const __m512 dw = PanelScales<WBlock, kFull>(w, w_row_bytes, b, valid_rows);
-      for (int c = 0; c < C; ++c) {
-        const std::byte* xq = g.rows[c] + b * static_cast<int64_t>(sizeof(BlockQ8_0)) + kQsOffset;
-        __m512i isum = _mm512_set1_epi32(g.Corr(c, b));
-        for (int k = 0; k < 8; ++k) {
-          isum = _mm512_dpbusd_epi32(isum, q.t[k], panel::Broadcast32(xq + 4 * k));
-        }
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(g.D(c, b)));  // d_w * d_x
-        acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), acc[c]);
-      }
-    }
-    for (int c = 0; c < C; ++c) out->v[c][j] = acc[c];
-  }
-}
-
-template <typename WBlock, int C, bool kFull>
-void Panel(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
-           int64_t nb, float* y, int64_t y_stride) {
-  Lanes<C> lanes;
-  PanelLanes<WBlock, C, kFull>(w, w_row_bytes, valid_rows, g, nb, &lanes);
+  PanelQuants q;
+  LoadPanelQuants<WBlock, kFull>(w, w_row_bytes, b, valid_rows, &q);
+  const __m512 dw = PanelScales<WBlock, kFull>(w, w_row_bytes, b, valid_rows);
   for (int c = 0; c < C; ++c) {
-    panel::StoreColumn<kFull>(y + c * y_stride, panel::ReduceLanes16(lanes.v[c]), valid_rows);
+    const std::byte* xq = g.rows[c] + b * static_cast<int64_t>(sizeof(BlockQ8_0)) + kQsOffset;
+    __m512i isum = _mm512_set1_epi32(g.Corr(c, b));
+    for (int k = 0; k < 8; ++k) {
+      isum = _mm512_dpbusd_epi32(isum, q.t[k], panel::Broadcast32(xq + 4 * k));
+    }
+    const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(g.D(c, b)));  // d_w * d_x
+    acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), acc[c]);
   }
 }
 
-// Every panel of the tile's rows against one column group of C columns.
-template <typename WBlock, int C>
-void PanelsOfGroup(const std::byte* w, int64_t w_row_bytes, int64_t rows, const ActivationGroup& g,
-                   int64_t nb, float* y, int64_t y_stride) {
-  int64_t r = 0;
-  for (; r + kPanelRows <= rows; r += kPanelRows) {
-    Panel<WBlock, C, true>(w + r * w_row_bytes, w_row_bytes, kPanelRows, g, nb, y + r, y_stride);
+// The panel kernel of panel::RunColumnGroup for one column group.
+template <typename WBlock>
+struct PanelKernel {
+  const ActivationGroup& g;
+  int64_t w_row_bytes, y_stride;
+  template <int C, bool kFull>
+  void Panel(const std::byte* w, int valid_rows, float* y) const {
+    panel::RunPanel<C, kFull>(g.nb, valid_rows, y, y_stride, [&](int64_t b, __m512* acc) {
+      BlockStep<WBlock, C, kFull>(w, w_row_bytes, valid_rows, g, b, acc);
+    });
   }
-  if (r < rows) {
-    Panel<WBlock, C, false>(w + r * w_row_bytes, w_row_bytes, static_cast<int>(rows - r), g, nb,
-                            y + r, y_stride);
-  }
-}
-
-// Column count as a template argument, so the accumulators stay in registers.
-template <typename WBlock, int C = kGroupCols>
-void DispatchCols(const std::byte* w, int64_t w_row_bytes, int64_t rows, const ActivationGroup& g,
-                  int64_t nb, float* y, int64_t y_stride) {
-  if constexpr (C > 1) {
-    if (g.cols < C) return DispatchCols<WBlock, C - 1>(w, w_row_bytes, rows, g, nb, y, y_stride);
-  }
-  PanelsOfGroup<WBlock, C>(w, w_row_bytes, rows, g, nb, y, y_stride);
-}
+};
 
 // y[c * y_stride + r] = dot(w row r, x row c) for r < rows, c < n_x.
 template <typename WBlock>
@@ -229,7 +195,8 @@ void Tile(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int64
   for (int64_t c = 0; c < n_x; c += kGroupCols) {
     const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
     PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb, &group);
-    DispatchCols<WBlock>(wb, w_row_bytes, rows, group, nb, y + c * y_stride, y_stride);
+    panel::RunColumnGroup<kGroupCols>(PanelKernel<WBlock>{group, w_row_bytes, y_stride}, wb,
+                                      w_row_bytes, rows, cols, y + c * y_stride);
   }
 }
 

@@ -123,4 +123,39 @@ MEDASSIST_PANEL_INLINE void StoreColumn(float* y, __m512 v, int valid_rows) {
   }
 }
 
+// The lane contract of dot_quant.h over one panel (16 rows) x C columns: lane j accumulates
+// blocks j, j + 8, j + 16, ... in order (step(b, acc) adds block b's fma(s) into acc[0..C)), then
+// ReduceLanes' tree per column, stored for the valid rows.
+template <int C, bool kFull, typename Step>
+static inline void RunPanel(int64_t n_blocks, int valid_rows, float* y, int64_t y_stride,
+                            const Step& step) {
+  __m512 lanes[C][kDotLanes];
+  for (int j = 0; j < kDotLanes; ++j) {
+    __m512 acc[C];
+    for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+    for (int64_t b = j; b < n_blocks; b += kDotLanes) step(b, acc);
+    for (int c = 0; c < C; ++c) lanes[c][j] = acc[c];
+  }
+  for (int c = 0; c < C; ++c)
+    StoreColumn<kFull>(y + c * y_stride, ReduceLanes16(lanes[c]), valid_rows);
+}
+
+// Every 16-row panel of a tile's rows against one column group of `cols` columns (1 <= cols <=
+// kMaxCols): kernel.Panel<C, kFull>(w_panel, valid_rows, y_panel) with the column count as a
+// template argument, so a kernel's accumulators stay in registers.
+template <int kMaxCols, typename Kernel>
+static void RunColumnGroup(const Kernel& kernel, const std::byte* w, int64_t w_row_bytes,
+                           int64_t rows, int cols, float* y) {
+  if constexpr (kMaxCols > 1) {
+    if (cols < kMaxCols) return RunColumnGroup<kMaxCols - 1>(kernel, w, w_row_bytes, rows, cols, y);
+  }
+  int64_t r = 0;
+  for (; r + kRows <= rows; r += kRows) {
+    kernel.template Panel<kMaxCols, true>(w + r * w_row_bytes, kRows, y + r);
+  }
+  if (r < rows) {
+    kernel.template Panel<kMaxCols, false>(w + r * w_row_bytes, static_cast<int>(rows - r), y + r);
+  }
+}
+
 }  // namespace medassist::kernels::panel
