@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "kernels/attention.h"
+#include "kernels/exp_avx512.h"
 
 // GCC 12 warns, wrongly, that AVX-512 intrinsics read uninitialised values (clang does not, and
 // does not know -Wmaybe-uninitialized).
@@ -18,27 +19,10 @@
 namespace medassist::kernels {
 namespace {
 
+using vec512::ExpNonPositive;
+
 const float* SlotRow(const float* const* blocks, int32_t block_size, int64_t stride, int64_t t) {
   return blocks[t / block_size] + (t % block_size) * stride;
-}
-
-// e^x for x <= 0 (softmax arguments), Cephes' expf polynomial: x = n ln2 + r, e^r by a degree-6
-// polynomial, then scaled by 2^n with vscalefps. Relative error about 2 ulp; underflows to 0.
-__m512 ExpNonPositive(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-88.0f));
-  const __m512 n = _mm512_roundscale_ps(
-      _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
-      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
 }
 
 // One step of the 16-vector reduction: x and y hold 16 / len groups of len lanes each (group g

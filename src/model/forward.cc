@@ -21,7 +21,8 @@ Forward::Forward(const Model& model, ThreadPool& pool, const Options& options)
       pool_(pool),
       isa_(options.isa),
       reference_(options.reference),
-      attention_(kernels::SelectAttentionGroup(options.isa)) {
+      attention_(kernels::SelectAttentionGroup(options.isa)),
+      silu_gate_(kernels::SelectSiluGate(options.isa)) {
   const ModelWeights& w = model.weights();
   for (const LayerWeights& l : w.layers) {
     layers_.push_back({MakeLinear(l.wq, l.bq), MakeLinear(l.wk, l.bk), MakeLinear(l.wv, l.bv),
@@ -135,9 +136,10 @@ void Forward::Layer(int64_t layer, const Batch& batch, KvCache& kv) {
   RmsNormNaive(x_.data(), w.ffn_norm, eps, n, d, h_.data());
   Project(lin.gate, h_.data(), n, gate_.data());
   Project(lin.up, h_.data(), n, up_.data());
-  for (int64_t i = 0; i < n * c.intermediate_size; ++i) {
-    gate_[i] = gate_[i] / (1.0f + std::exp(-gate_[i])) * up_[i];
-  }
+  const int64_t d_ff = c.intermediate_size;
+  pool_.ParallelFor(n, [&](int64_t begin, int64_t end) {
+    silu_gate_(&gate_[begin * d_ff], &up_[begin * d_ff], (end - begin) * d_ff);
+  });
   Project(lin.down, gate_.data(), n, h_.data());
   for (int64_t i = 0; i < n * d; ++i) x_[i] += h_[i];
 }

@@ -20,6 +20,7 @@
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/dot.h"
 #include "kernels/matmul.h"
@@ -69,6 +70,7 @@ class Forward {
   kernels::Isa isa_;
   bool reference_;
   kernels::AttentionGroupFn attention_;
+  kernels::SiluGateFn silu_gate_;
   std::vector<LayerLinears> layers_;
   Linear output_;
   kernels::MatmulWorkspace workspace_;
