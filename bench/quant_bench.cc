@@ -1,6 +1,8 @@
 // Quantized kernel throughput, single thread.
-//   BM_QuantDotRows: decode-style matrix-vector, one prepared activation row of 2048 against
-//     11008 weight rows (a 7B-class FFN up-projection) through dot_rows; weight bytes per second.
+//   BM_QuantDotRows/<format>/<isa>/<rows>: decode-style matrix-vector, one prepared activation
+//     row of 2048 against <rows> weight rows through dot_rows; weight bytes per second. 11008 rows
+//     (a 7B-class FFN up-projection, about 24 MB in Q8_0) stream from L3; 384 rows (under 1 MB)
+//     stay in L2, which shows the kernel's own speed rather than the cache's.
 //   BM_QuantPrefill/<format>/<d_in>/<d_out>/<rows>/<path>: prefill matrix product; items per
 //     second are int8 ops (2 * d_in * d_out * rows). path 0 = row by row (k.dot_rows per
 //     activation row over tiles of 4 weight rows: what Matmul did before quantized tiles),
@@ -36,24 +38,25 @@ std::vector<float> Pseudo(int64_t n, uint32_t seed) {
 void BM_QuantDotRows(benchmark::State& state) {
   const auto format = static_cast<WeightFormat>(state.range(0));
   const auto isa = static_cast<Isa>(state.range(1));
+  const int64_t rows = state.range(2);
   if (!IsaSupported(isa)) {
     state.SkipWithError("ISA not supported here");
     return;
   }
   const DotKernel& k = SelectDotKernel(format, isa);
   const int64_t row_bytes = RowBytes(format, kCols);
-  std::vector<uint8_t> w(static_cast<size_t>(row_bytes * kRows));
+  std::vector<uint8_t> w(static_cast<size_t>(row_bytes * rows));
   const std::vector<float> wf = Pseudo(kCols, 1);
-  for (int64_t r = 0; r < kRows; ++r) QuantizeRow(format, wf.data(), kCols, &w[r * row_bytes]);
+  for (int64_t r = 0; r < rows; ++r) QuantizeRow(format, wf.data(), kCols, &w[r * row_bytes]);
   const std::vector<float> x = Pseudo(kCols, 2);
   std::vector<uint8_t> xp(static_cast<size_t>(k.prepared_row_bytes(kCols)));
-  std::vector<float> y(kRows);
+  std::vector<float> y(rows);
   for (auto _ : state) {
     k.prepare(x.data(), kCols, xp.data());
-    k.dot_rows(w.data(), row_bytes, kRows, xp.data(), kCols, y.data());
+    k.dot_rows(w.data(), row_bytes, rows, xp.data(), kCols, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  state.SetBytesProcessed(state.iterations() * row_bytes * kRows);
+  state.SetBytesProcessed(state.iterations() * row_bytes * rows);
   state.SetLabel(std::string(Traits(format).name) + " " + IsaName(k.isa));
 }
 
@@ -61,7 +64,9 @@ void Args(benchmark::internal::Benchmark* b) {
   for (WeightFormat f : {WeightFormat::kQ8_0, WeightFormat::kQ4_0, WeightFormat::kQ5_0,
                          WeightFormat::kQ4_K, WeightFormat::kQ6_K}) {
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
-      b->Args({static_cast<int64_t>(f), static_cast<int64_t>(isa)});
+      for (int64_t rows : {kRows, int64_t{384}}) {
+        b->Args({static_cast<int64_t>(f), static_cast<int64_t>(isa), rows});
+      }
     }
   }
 }

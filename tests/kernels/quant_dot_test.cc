@@ -29,7 +29,9 @@ struct Case {
 // Row lengths are multiples of the block. 896 (Qwen2.5-0.5B's hidden size) is not a multiple of
 // 256, so a K-quant cannot store such rows: llama.cpp falls back to other types for them.
 const Case kCases[] = {
-    {WeightFormat::kQ8_0, 32, 34, {32, 64, 96, 256, 512, 896}},
+    // Groups of 8 blocks with tails of 1..7 (224 = 7 blocks, 480 = 8 + 7, 4896 = 19 x 8 + 1);
+    // 16416 = 513 blocks is past the AVX-512 decode kernel's 512-block activation copy.
+    {WeightFormat::kQ8_0, 32, 34, {32, 64, 96, 160, 192, 224, 256, 480, 512, 4896, 16416, 896}},
     {WeightFormat::kQ4_0, 32, 18, {32, 64, 96, 256, 512, 896}},
     // 4896 = 153 blocks: 19 groups of 8 and a tail of 1; 192 = 6 blocks, all tail.
     {WeightFormat::kQ5_0, 32, 22, {32, 64, 192, 288, 896, 4864, 4896}},
@@ -126,6 +128,27 @@ TEST(QuantDotTest, DotRowsIsBitIdenticalToDot) {
       EXPECT_EQ(std::memcmp(rows.data(), singles.data(), sizeof(float) * kRows), 0)
           << Traits(c.format).name << " " << IsaName(k.isa);
     }
+  }
+}
+
+// Files may hold Q8_0 quants of -128 (ggml's quantizer never writes them, but the format allows
+// them); the SIMD kernels must not treat that byte specially.
+TEST(QuantDotTest, Q8_0WeightQuantOfMinus128MatchesScalar) {
+  constexpr int64_t kN = 32 * 11;  // a full group of 8 and a tail of 3
+  std::vector<BlockQ8_0> w(kN / 32);
+  for (size_t b = 0; b < w.size(); ++b) {
+    w[b].d = static_cast<uint16_t>(0x3C00 + b);  // about 1.0
+    for (int i = 0; i < 32; ++i) w[b].qs[i] = static_cast<int8_t>(i % 3 == 0 ? -128 : 5 - i);
+  }
+  const std::vector<float> x = GaussianRow(77, kN);
+  const DotKernel& scalar = SelectDotKernel(WeightFormat::kQ8_0, Isa::kScalar);
+  std::vector<uint8_t> xp(static_cast<size_t>(scalar.prepared_row_bytes(kN)));
+  scalar.prepare(x.data(), kN, xp.data());
+  const float want = scalar.dot(w.data(), xp.data(), kN);
+  for (Isa isa : kIsas) {
+    if (!IsaSupported(isa)) continue;
+    const DotKernel& k = SelectDotKernel(WeightFormat::kQ8_0, isa);
+    EXPECT_EQ(k.dot(w.data(), xp.data(), kN), want) << IsaName(isa);
   }
 }
 
