@@ -30,6 +30,7 @@
 #include <cstdint>
 
 #include "kernels/dot_quant.h"
+#include "kernels/prefetch.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quantize.h"
 
@@ -131,15 +132,25 @@ __attribute__((always_inline)) inline void Group(const BlockQ5_0* const* w,
 }
 
 // y[c * y_stride + r] = dot of weight row w[r] with activation row x[c], n = 32 * nb elements.
+// prefetch_bytes > 0 (decode): also fetch each row's group that many bytes further on, the
+// next pass's rows (prefetch.h).
 template <int kRows, int kCols>
 void Pass(const BlockQ5_0* const* w, const BlockQ8_0* const* x, int64_t nb, float* y,
-          int64_t y_stride) {
+          int64_t y_stride, int64_t prefetch_bytes = 0) {
   __m256 acc[kRows][kCols];
   for (int r = 0; r < kRows; ++r) {
     for (int c = 0; c < kCols; ++c) acc[r][c] = _mm256_setzero_ps();
   }
   int64_t b = 0;
-  for (; b + kGroup <= nb; b += kGroup) Group<kRows, kCols>(w, x, b, kGroup, acc);
+  for (; b + kGroup <= nb; b += kGroup) {
+    if (prefetch_bytes > 0) {
+      for (int r = 0; r < kRows; ++r) {
+        PrefetchLines(reinterpret_cast<const char*>(w[r] + b) + prefetch_bytes,
+                      kGroup * sizeof(BlockQ5_0));
+      }
+    }
+    Group<kRows, kCols>(w, x, b, kGroup, acc);
+  }
   if (b < nb) Group<kRows, kCols>(w, x, b, static_cast<int>(nb - b), acc);
   for (int r = 0; r < kRows; ++r) {
     for (int c = 0; c < kCols; ++c) {
@@ -169,7 +180,7 @@ void DotRowsQ5_0(const void* w, int64_t w_row_bytes, int64_t rows, const void* x
   for (; r + kRowsPerPass <= rows; r += kRowsPerPass) {
     const BlockQ5_0* wr[kRowsPerPass];
     for (int i = 0; i < kRowsPerPass; ++i) wr[i] = WeightRow(w, w_row_bytes, r + i);
-    Pass<kRowsPerPass, 1>(wr, &x, n / kQK5_0, out + r, 0);
+    Pass<kRowsPerPass, 1>(wr, &x, n / kQK5_0, out + r, 0, kRowsPerPass * w_row_bytes);
   }
   for (; r < rows; ++r) {
     const BlockQ5_0* wr = WeightRow(w, w_row_bytes, r);

@@ -212,7 +212,8 @@ float DotSplitQ8_0(const BlockQ8_0* w, const SplitQ8_0& x, int64_t nb) {
   __m256 acc = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + kDotLanes <= nb; b += kDotLanes) {
-    PrefetchWeights(w + b, sizeof(BlockQ8_0) * kDotLanes);
+    PrefetchLines(reinterpret_cast<const char*>(w + b) + kPrefetchAheadBytes,
+                  sizeof(BlockQ8_0) * kDotLanes);
     acc = AccumulateGroupQ8_0<false>(w, x, b, kDotLanes, acc);
   }
   if (b < nb) acc = AccumulateGroupQ8_0<true>(w, x, b, static_cast<int>(nb - b), acc);

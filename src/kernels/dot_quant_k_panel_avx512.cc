@@ -29,6 +29,7 @@
 
 #include "kernels/dot_quant.h"
 #include "kernels/panel_avx512.h"
+#include "kernels/prefetch.h"
 #include "kernels/quant_blocks.h"
 
 namespace medassist::kernels {
@@ -288,9 +289,16 @@ template <typename WBlock>
 struct PanelKernel {
   const ActivationGroup& g;
   int64_t w_row_bytes, y_stride;
+  // Decode reads each weight once, from memory: fetch the next panel's block b with this one's
+  // (prefetch.h). Prefill reuses a panel across columns from cache and does not need it.
+  bool prefetch_next_panel;
   template <int C, bool kFull>
   void Panel(const std::byte* w, int valid_rows, float* y) const {
     panel::RunPanel<C, kFull>(g.nb, valid_rows, y, y_stride, [&](int64_t b, __m512* acc) {
+      if (prefetch_next_panel) {
+        const std::byte* next = w + panel::kRows * w_row_bytes + b * sizeof(WBlock);
+        for (int r = 0; r < panel::kRows; ++r) PrefetchLines(next + r * w_row_bytes, sizeof(WBlock));
+      }
       if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
         SuperBlock<C, kFull>(w, w_row_bytes, valid_rows, g, b, acc);
       } else {
@@ -319,7 +327,7 @@ void TileK(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int6
   for (int64_t c = 0; c < n_x; c += kGroupCols) {
     const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
     PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb, &group);
-    panel::RunColumnGroup<kGroupCols>(PanelKernel<WBlock>{group, w_row_bytes, y_stride}, wb,
+    panel::RunColumnGroup<kGroupCols>(PanelKernel<WBlock>{group, w_row_bytes, y_stride, n_x == 1}, wb,
                                       w_row_bytes, rows, cols, y + c * y_stride);
   }
 }

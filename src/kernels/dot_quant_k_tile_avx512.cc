@@ -27,6 +27,7 @@
 #include <type_traits>
 
 #include "kernels/dot_quant.h"
+#include "kernels/prefetch.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quantize.h"
 
@@ -260,8 +261,16 @@ void TileFixed(const std::byte* w, int64_t w_row_bytes, const std::byte* x, int6
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
   int64_t b = 0;
-  for (; b + kGroup <= nb; b += kGroup)
+  for (; b + kGroup <= nb; b += kGroup) {
+    // One activation row is decode, which reads each weight once from memory: fetch the next R
+    // rows' group with this one (prefetch.h).
+    if constexpr (C == 1) {
+      for (int r = 0; r < R; ++r) {
+        PrefetchLines(w + (R + r) * w_row_bytes + b * sizeof(WBlock), kGroup * sizeof(WBlock));
+      }
+    }
     GroupStep<WBlock, R, C, true>(w, w_row_bytes, x, x_stride, b, kGroup, acc);
+  }
   if (b < nb)
     GroupStep<WBlock, R, C, false>(w, w_row_bytes, x, x_stride, b, static_cast<int>(nb - b), acc);
   for (int r = 0; r < R; ++r) {

@@ -11,14 +11,15 @@
 
 namespace medassist::kernels {
 
-// How far ahead of the bytes being computed on. 2 KiB was slower, 8-16 KiB no faster.
+// How far ahead of the bytes being computed on a single stream prefetches. 2 KiB was slower,
+// 8-16 KiB no faster.
 inline constexpr int64_t kPrefetchAheadBytes = 4096;
 
-// Asks for the cache lines of [p + ahead, p + ahead + bytes). Static, so each ISA file has its
-// own copy (see dot_quant.h on shared inline functions). Prefetching past the end of a mapping
-// is harmless: a prefetch never faults.
-static inline void PrefetchWeights(const void* p, int64_t bytes) {
-  const char* first = static_cast<const char*>(p) + kPrefetchAheadBytes;
+// Asks for the cache lines holding [p, p + bytes). Static, so each ISA file has its own copy
+// (see dot_quant.h on shared inline functions). A prefetch never faults, so p may run past the
+// end of a mapping (the last rows prefetch what follows the matrix).
+static inline void PrefetchLines(const void* p, int64_t bytes) {
+  const char* first = static_cast<const char*>(p);
   for (int64_t offset = 0; offset < bytes + 63; offset += 64) {
     _mm_prefetch(first + offset, _MM_HINT_T0);
   }
