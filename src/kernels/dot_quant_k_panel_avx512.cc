@@ -35,7 +35,7 @@
 namespace medassist::kernels {
 namespace {
 
-constexpr int kGroupCols = 8;    // activation rows per column group
+constexpr int kGroupCols = 16;   // activation rows per column group
 constexpr int kStackSuper = 64;  // super-blocks per row held on the stack (n <= 16384); longer
                                  // rows put the column group's array on the heap
 constexpr int kSubBlocks = 8;    // sub-blocks of 32 per super-block

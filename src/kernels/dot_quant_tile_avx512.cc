@@ -39,7 +39,7 @@
 namespace medassist::kernels {
 namespace {
 
-constexpr int kGroupCols = 8;      // activation rows per column group
+constexpr int kGroupCols = 16;     // activation rows per column group
 constexpr int kStackBlocks = 512;  // blocks per row held on the stack (n <= 16384); longer rows
                                    // put the column group's arrays on the heap
 
