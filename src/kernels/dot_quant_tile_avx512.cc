@@ -39,15 +39,19 @@
 namespace medassist::kernels {
 namespace {
 
-constexpr int kGroupCols = 16;     // activation rows per column group
-constexpr int kStackBlocks = 512;  // blocks per row held on the stack (n <= 16384); longer rows
-                                   // put the column group's arrays on the heap
+constexpr int kGroupCols = 16;  // activation rows per column group
 
 // The 16 rows' quants of one block as 8 unsigned-byte vectors: t[k] lane r = bytes 4k .. 4k + 3
 // of row r's 32 unpacked quants (element order), ready for vpdpbusd against activation dword k.
 // Rows >= valid_rows read as zero quants (their lanes are computed but never stored).
 struct PanelQuants {
   __m512i t[8];
+};
+
+// One block of a panel, unpacked: its quants and the 16 rows' scales as floats.
+struct UnpackedBlock {
+  PanelQuants q;
+  __m512 d;
 };
 
 // Block b of the panel's rows (w = row 0, stride w_row_bytes) as PanelQuants.
@@ -101,75 +105,120 @@ __m512 PanelScales(const std::byte* w, int64_t w_row_bytes, int64_t b, int valid
                                   valid_rows);
 }
 
-// What a column group's activation rows contribute per block, computed once for all panels:
-// the scale d_x as float and the integer correction seed.
+// A column group's activation rows, rearranged once for all panels, block-major so that block
+// b of every column sits at fixed offsets from one pointer (the kernel's loads then need no
+// per-column address arithmetic): per block, kGroupCols x 32 quants, then kGroupCols scales d_x
+// as float and kGroupCols integer correction seeds.
+struct GroupBlock {
+  int8_t q[kGroupCols][32];
+  float d[kGroupCols];
+  int32_t corr[kGroupCols];
+};
+
 struct ActivationGroup {
-  const std::byte* rows[kGroupCols];  // the prepared Q8_0 rows
-  int cols;
   int64_t nb;
-  float* d;       // [cols][nb]
-  int32_t* corr;  // [cols][nb]
-  float& D(int c, int64_t b) const { return d[c * nb + b]; }
-  int32_t& Corr(int c, int64_t b) const { return corr[c * nb + b]; }
+  const GroupBlock* blocks;  // [nb]
 };
 
 float HalfToFloat(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
 
+// The group of activation rows x .. x + (cols - 1) * x_stride, in a per-thread buffer grown on
+// demand (a steady prefill allocates nothing).
 template <typename WBlock>
-void PrepareGroup(const std::byte* x, int64_t x_stride, int cols, int64_t nb, ActivationGroup* g) {
+ActivationGroup PrepareGroup(const std::byte* x, int64_t x_stride, int cols, int64_t nb) {
   // The weight side's offset: w + 128 for Q8_0, q - 8 for Q4_0, q - 16 for Q5_0.
   constexpr int kOffset = std::is_same_v<WBlock, BlockQ8_0>   ? 128
                           : std::is_same_v<WBlock, BlockQ4_0> ? 8
                                                               : 16;
-  g->cols = cols;
+  static thread_local std::vector<GroupBlock> buffer;
+  if (static_cast<int64_t>(buffer.size()) < nb) buffer.resize(static_cast<size_t>(nb));
   const __m256i ones = _mm256_set1_epi8(1);
   for (int c = 0; c < cols; ++c) {
-    g->rows[c] = x + c * x_stride;
-    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(g->rows[c]);
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(x + c * x_stride);
     for (int64_t b = 0; b < nb; ++b) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b].qs));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(buffer[b].q[c]), q);
       const __m256i s8 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
       __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
       s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
       s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-      g->Corr(c, b) = -kOffset * _mm_cvtsi128_si32(s);
-      g->D(c, b) = HalfToFloat(blocks[b].d);
+      buffer[b].corr[c] = -kOffset * _mm_cvtsi128_si32(s);
+      buffer[b].d[c] = HalfToFloat(blocks[b].d);
     }
   }
+  return ActivationGroup{nb, buffer.data()};
 }
 
-// Block b of one panel (16 weight rows from w) against the group's C columns: one fma per
-// (row, column) into acc[c], as the lane contract wants.
-template <typename WBlock, int C, bool kFull>
-void BlockStep(const std::byte* w, int64_t w_row_bytes, int valid_rows, const ActivationGroup& g,
-               int64_t b, __m512* acc) {
-  constexpr int64_t kQsOffset = offsetof(BlockQ8_0, qs);
-  PanelQuants q;
-  LoadPanelQuants<WBlock, kFull>(w, w_row_bytes, b, valid_rows, &q);
-  const __m512 dw = PanelScales<WBlock, kFull>(w, w_row_bytes, b, valid_rows);
-  for (int c = 0; c < C; ++c) {
-    const std::byte* xq = g.rows[c] + b * static_cast<int64_t>(sizeof(BlockQ8_0)) + kQsOffset;
-    __m512i isum = _mm512_set1_epi32(g.Corr(c, b));
+// Block b of one panel (16 weight rows, unpacked) against the group's C columns: one fma per
+// (row, column) into acc[c], as the lane contract wants. Columns go 8 at a time with the
+// activation dword k as the outer loop, so 8 independent vpdpbusd chains are in flight (one chain
+// per column ran at a third of the instruction's throughput: 8 dependent vpdpbusd of latency 5).
+template <int C>
+void BlockStep(const UnpackedBlock& u, const GroupBlock& x, __m512* acc) {
+  constexpr int kChunk = 8;
+  for (int c0 = 0; c0 < C; c0 += kChunk) {
+    __m512i isum[kChunk];
+    for (int c = 0; c < kChunk; ++c) {
+      if (c0 + c >= C) break;
+      isum[c] = _mm512_set1_epi32(x.corr[c0 + c]);
+    }
     for (int k = 0; k < 8; ++k) {
-      isum = _mm512_dpbusd_epi32(isum, q.t[k], panel::Broadcast32(xq + 4 * k));
+      for (int c = 0; c < kChunk; ++c) {
+        if (c0 + c >= C) break;
+        isum[c] = _mm512_dpbusd_epi32(isum[c], u.q.t[k], panel::Broadcast32(x.q[c0 + c] + 4 * k));
+      }
     }
-    const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(g.D(c, b)));  // d_w * d_x
-    acc[c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), acc[c]);
+    for (int c = 0; c < kChunk; ++c) {
+      if (c0 + c >= C) break;
+      const __m512 scale = _mm512_mul_ps(u.d, _mm512_set1_ps(x.d[c0 + c]));  // d_w * d_x
+      acc[c0 + c] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum[c]), acc[c0 + c]);
+    }
   }
 }
 
-// The panel kernel of panel::RunColumnGroup for one column group.
-template <typename WBlock>
+// The panel kernel of panel::RunColumnGroup for one column group, over the tile's unpacked
+// panels (w0: the tile's first row).
 struct PanelKernel {
   const ActivationGroup& g;
+  const std::byte* w0;
   int64_t w_row_bytes, y_stride;
+  const UnpackedBlock* unpacked;
   template <int C, bool kFull>
   void Panel(const std::byte* w, int valid_rows, float* y) const {
+    const UnpackedBlock* panel = unpacked + (w - w0) / (panel::kRows * w_row_bytes) * g.nb;
     panel::RunPanel<C, kFull>(g.nb, valid_rows, y, y_stride, [&](int64_t b, __m512* acc) {
-      BlockStep<WBlock, C, kFull>(w, w_row_bytes, valid_rows, g, b, acc);
+      BlockStep<C>(panel[b], g.blocks[b], acc);
     });
   }
 };
+
+// Every block of the tile's panels unpacked once per call, then read by every column group (a
+// column group redoing the 16-row transpose spent as long on it as on the arithmetic). Per
+// thread, grown on demand, so a steady prefill allocates nothing.
+template <typename WBlock>
+const UnpackedBlock* UnpackPanels(const std::byte* w, int64_t w_row_bytes, int64_t rows,
+                                  int64_t nb) {
+  static thread_local std::vector<UnpackedBlock> scratch;
+  const int64_t panels = (rows + panel::kRows - 1) / panel::kRows;
+  if (static_cast<int64_t>(scratch.size()) < panels * nb) {
+    scratch.resize(static_cast<size_t>(panels * nb));
+  }
+  for (int64_t p = 0; p < panels; ++p) {
+    const std::byte* wp = w + p * panel::kRows * w_row_bytes;
+    const int valid = static_cast<int>(std::min<int64_t>(panel::kRows, rows - p * panel::kRows));
+    UnpackedBlock* out = scratch.data() + p * nb;
+    for (int64_t b = 0; b < nb; ++b) {
+      if (valid == panel::kRows) {
+        LoadPanelQuants<WBlock, true>(wp, w_row_bytes, b, valid, &out[b].q);
+        out[b].d = PanelScales<WBlock, true>(wp, w_row_bytes, b, valid);
+      } else {
+        LoadPanelQuants<WBlock, false>(wp, w_row_bytes, b, valid, &out[b].q);
+        out[b].d = PanelScales<WBlock, false>(wp, w_row_bytes, b, valid);
+      }
+    }
+  }
+  return scratch.data();
+}
 
 // y[c * y_stride + r] = dot(w row r, x row c) for r < rows, c < n_x.
 template <typename WBlock>
@@ -178,25 +227,12 @@ void Tile(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int64
   const int64_t nb = n / 32;
   const auto* wb = static_cast<const std::byte*>(w);
   const auto* xb = static_cast<const std::byte*>(x);
-  alignas(64) float d_stack[kGroupCols * kStackBlocks];
-  alignas(64) int32_t corr_stack[kGroupCols * kStackBlocks];
-  std::vector<float> d_heap;
-  std::vector<int32_t> corr_heap;
-  ActivationGroup group{};
-  group.nb = nb;
-  group.d = d_stack;
-  group.corr = corr_stack;
-  if (nb > kStackBlocks) {
-    d_heap.resize(static_cast<size_t>(kGroupCols * nb));
-    corr_heap.resize(d_heap.size());
-    group.d = d_heap.data();
-    group.corr = corr_heap.data();
-  }
+  const UnpackedBlock* unpacked = UnpackPanels<WBlock>(wb, w_row_bytes, rows, nb);
   for (int64_t c = 0; c < n_x; c += kGroupCols) {
     const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
-    PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb, &group);
-    panel::RunColumnGroup<kGroupCols>(PanelKernel<WBlock>{group, w_row_bytes, y_stride}, wb,
-                                      w_row_bytes, rows, cols, y + c * y_stride);
+    const ActivationGroup group = PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb);
+    panel::RunColumnGroup<kGroupCols>(PanelKernel{group, wb, w_row_bytes, y_stride, unpacked},
+                                      wb, w_row_bytes, rows, cols, y + c * y_stride);
   }
 }
 
