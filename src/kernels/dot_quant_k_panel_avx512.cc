@@ -284,6 +284,196 @@ void SuperBlockQ6K(const std::byte* w, int64_t w_row_bytes, int valid_rows,
   }
 }
 
+// ---- Prefill (several activation rows): each super-block of the tile's panels is unpacked once
+// per call into registers' worth of memory (quants, scales), then read by every column group;
+// the column groups' activations are rearranged block-major. Same integer sums and fmas as the
+// functions above, so the same bits.
+
+// One super-block of a panel, unpacked. Sub-block s (32 elements for Q4_K, 16 for Q6_K) has
+// quants q[s * kDwords + k] (k < kDwords: 8 for Q4_K, 4 for Q6_K) and int32 scales sc[s].
+// pairs: Q4_K's m_pairs[0..3] or Q6_K's neg32_pairs[0..7]; neg_dmin is Q4_K's only.
+struct UnpackedSuper {
+  __m512i q[64];
+  __m512i sc[16];
+  __m512i pairs[8];
+  __m512 d, neg_dmin;
+};
+
+template <typename WBlock, bool kFull>
+void UnpackSuper(const std::byte* w, int64_t w_row_bytes, int valid_rows, int64_t b,
+                 UnpackedSuper* u) {
+  if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
+    PanelScales s;
+    LoadScales<kFull>(w, w_row_bytes, b, valid_rows, &s);
+    for (int i = 0; i < kSubBlocks; ++i) u->sc[i] = s.sc[i];
+    for (int i = 0; i < kSubBlocks / 2; ++i) u->pairs[i] = s.m_pairs[i];
+    u->d = s.d;
+    u->neg_dmin = s.neg_dmin;
+    const std::byte* qs =
+        w + b * static_cast<int64_t>(sizeof(BlockQ4_K)) + offsetof(BlockQ4_K, qs);
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    for (int ch = 0; ch < 4; ++ch) {  // low nibbles: sub-block 2ch, high: 2ch + 1
+      __m512i t[8];
+      panel::LoadTransposed32<kFull>(qs + 32 * ch, w_row_bytes, valid_rows, t);
+      for (int k = 0; k < 8; ++k) {
+        u->q[(2 * ch) * 8 + k] = _mm512_and_si512(t[k], nibble);
+        u->q[(2 * ch + 1) * 8 + k] = _mm512_and_si512(_mm512_srli_epi16(t[k], 4), nibble);
+      }
+    }
+  } else {
+    PanelScalesQ6K s;
+    LoadScalesQ6K<kFull>(w, w_row_bytes, b, valid_rows, &s);
+    for (int i = 0; i < 16; ++i) u->sc[i] = s.sc[i];
+    for (int i = 0; i < 8; ++i) u->pairs[i] = s.neg32_pairs[i];
+    u->d = s.d;
+    const std::byte* blk = w + b * static_cast<int64_t>(sizeof(BlockQ6_K));
+    const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+    for (int h = 0; h < 2; ++h) {
+      __m512i ql0[8], ql1[8], qh[8];
+      const std::byte* ql = blk + offsetof(BlockQ6_K, ql) + 64 * h;
+      panel::LoadTransposed32<kFull>(ql, w_row_bytes, valid_rows, ql0);
+      panel::LoadTransposed32<kFull>(ql + 32, w_row_bytes, valid_rows, ql1);
+      panel::LoadTransposed32<kFull>(blk + offsetof(BlockQ6_K, qh) + 32 * h, w_row_bytes,
+                                     valid_rows, qh);
+      for (int q = 0; q < 4; ++q) {  // sub-blocks 8h + 2q (dwords 0-3) and 8h + 2q + 1 (4-7)
+        for (int k = 0; k < 8; ++k) {
+          const __m512i low = q % 2 == 0 ? ql0[k] : ql1[k];
+          const __m512i nib = q < 2 ? _mm512_and_si512(low, low4)
+                                    : _mm512_and_si512(_mm512_srli_epi16(low, 4), low4);
+          const __m512i high = q == 0   ? _mm512_slli_epi16(qh[k], 4)
+                               : q == 1 ? _mm512_slli_epi16(qh[k], 2)
+                               : q == 2 ? qh[k]
+                                        : _mm512_srli_epi16(qh[k], 2);
+          u->q[(8 * h + 2 * q) * 4 + k] = _mm512_or_si512(nib, _mm512_and_si512(high, bits45));
+        }
+      }
+    }
+  }
+}
+
+// Per thread, grown on demand: a steady prefill allocates nothing.
+template <typename WBlock>
+const UnpackedSuper* UnpackPanels(const std::byte* w, int64_t w_row_bytes, int64_t rows,
+                                  int64_t nb) {
+  static thread_local std::vector<UnpackedSuper> scratch;
+  const int64_t panels = (rows + panel::kRows - 1) / panel::kRows;
+  if (static_cast<int64_t>(scratch.size()) < panels * nb) {
+    scratch.resize(static_cast<size_t>(panels * nb));
+  }
+  for (int64_t p = 0; p < panels; ++p) {
+    const std::byte* wp = w + p * panel::kRows * w_row_bytes;
+    const int valid = static_cast<int>(std::min<int64_t>(panel::kRows, rows - p * panel::kRows));
+    for (int64_t b = 0; b < nb; ++b) {
+      UnpackedSuper* u = &scratch[static_cast<size_t>(p * nb + b)];
+      if (valid == panel::kRows) {
+        UnpackSuper<WBlock, true>(wp, w_row_bytes, valid, b, u);
+      } else {
+        UnpackSuper<WBlock, false>(wp, w_row_bytes, valid, b, u);
+      }
+    }
+  }
+  return scratch.data();
+}
+
+// A column group's super-block b, block-major: every column's quants at fixed offsets.
+struct GroupSuper {
+  int8_t q[kGroupCols][kQK_K];
+  int32_t pairs[kGroupCols][8];  // as ActivationGroup::Pairs
+  float d[kGroupCols];
+};
+
+template <typename WBlock>
+const GroupSuper* PrepareGroupSuper(const std::byte* x, int64_t x_stride, int cols, int64_t nb) {
+  static thread_local std::vector<GroupSuper> buffer;
+  if (static_cast<int64_t>(buffer.size()) < nb) buffer.resize(static_cast<size_t>(nb));
+  for (int c = 0; c < cols; ++c) {
+    const auto* rows = reinterpret_cast<const BlockQ8_K*>(x + c * x_stride);
+    for (int64_t b = 0; b < nb; ++b) {
+      GroupSuper& g = buffer[static_cast<size_t>(b)];
+      std::memcpy(g.q[c], rows[b].qs, kQK_K);
+      g.d[c] = rows[b].d;
+      const int16_t* bs = rows[b].bsums;
+      if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
+        for (int i = 0; i < 4; ++i) {
+          g.pairs[c][i] = Pair16(bs[4 * i] + bs[4 * i + 1], bs[4 * i + 2] + bs[4 * i + 3]);
+        }
+      } else {
+        for (int i = 0; i < 8; ++i) g.pairs[c][i] = Pair16(bs[2 * i], bs[2 * i + 1]);
+      }
+    }
+  }
+  return buffer.data();
+}
+
+// An unpacked super-block against the group's C columns, 4 columns at a time with the dword k
+// as the inner loop's outer index, so 8 vpdpbusd chains are in flight.
+template <typename WBlock, int C>
+void SuperBlockUnpacked(const UnpackedSuper& u, const GroupSuper& x, __m512* acc) {
+  constexpr bool kQ4K = std::is_same_v<WBlock, BlockQ4_K>;
+  constexpr int kSub = kQ4K ? 8 : 16, kDwords = kQ4K ? 8 : 4, kSubElems = 4 * kDwords;
+  constexpr int kChunk = 4;
+  for (int c0 = 0; c0 < C; c0 += kChunk) {
+    __m512i isum[kChunk];
+    for (int c = 0; c < kChunk; ++c) isum[c] = _mm512_setzero_si512();
+    for (int s = 0; s < kSub; s += 2) {  // two sub-blocks at once: 2 x kChunk chains
+      __m512i sum_a[kChunk], sum_b[kChunk];
+      for (int c = 0; c < kChunk; ++c) sum_a[c] = sum_b[c] = _mm512_setzero_si512();
+      for (int k = 0; k < kDwords; ++k) {
+        for (int c = 0; c < kChunk; ++c) {
+          if (c0 + c >= C) break;
+          const int8_t* xq = x.q[c0 + c] + kSubElems * s + 4 * k;
+          sum_a[c] = _mm512_dpbusd_epi32(sum_a[c], u.q[s * kDwords + k], panel::Broadcast32(xq));
+          sum_b[c] = _mm512_dpbusd_epi32(sum_b[c], u.q[(s + 1) * kDwords + k],
+                                         panel::Broadcast32(xq + kSubElems));
+        }
+      }
+      for (int c = 0; c < kChunk; ++c) {
+        if (c0 + c >= C) break;
+        isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(sum_a[c], u.sc[s]));
+        isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(sum_b[c], u.sc[s + 1]));
+      }
+    }
+    for (int c = 0; c < kChunk; ++c) {
+      if (c0 + c >= C) break;
+      const __m512 dx = _mm512_set1_ps(x.d[c0 + c]);
+      if constexpr (kQ4K) {
+        __m512i isum_m = _mm512_setzero_si512();
+        for (int i = 0; i < kSubBlocks / 2; ++i) {
+          isum_m = _mm512_dpwssd_epi32(isum_m, u.pairs[i], _mm512_set1_epi32(x.pairs[c0 + c][i]));
+        }
+        acc[c0 + c] =
+            _mm512_fmadd_ps(_mm512_mul_ps(dx, u.d), _mm512_cvtepi32_ps(isum[c]), acc[c0 + c]);
+        acc[c0 + c] = _mm512_fmadd_ps(_mm512_mul_ps(dx, u.neg_dmin), _mm512_cvtepi32_ps(isum_m),
+                                      acc[c0 + c]);
+      } else {
+        for (int i = 0; i < 8; ++i) {  // the -32 offset of every quant, through the bsums
+          isum[c] =
+              _mm512_dpwssd_epi32(isum[c], u.pairs[i], _mm512_set1_epi32(x.pairs[c0 + c][i]));
+        }
+        acc[c0 + c] =
+            _mm512_fmadd_ps(_mm512_mul_ps(dx, u.d), _mm512_cvtepi32_ps(isum[c]), acc[c0 + c]);
+      }
+    }
+  }
+}
+
+// The prefill panel kernel of panel::RunColumnGroup (w0: the tile's first row).
+template <typename WBlock>
+struct UnpackedPanelKernel {
+  const GroupSuper* x;
+  int64_t nb;
+  const std::byte* w0;
+  int64_t w_row_bytes, y_stride;
+  const UnpackedSuper* unpacked;
+  template <int C, bool kFull>
+  void Panel(const std::byte* w, int valid_rows, float* y) const {
+    const UnpackedSuper* panel = unpacked + (w - w0) / (panel::kRows * w_row_bytes) * nb;
+    panel::RunPanel<C, kFull>(nb, valid_rows, y, y_stride, [&](int64_t b, __m512* acc) {
+      SuperBlockUnpacked<WBlock, C>(panel[b], x[b], acc);
+    });
+  }
+};
+
 // The panel kernel of panel::RunColumnGroup for one column group.
 template <typename WBlock>
 struct PanelKernel {
@@ -315,6 +505,19 @@ void TileK(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int6
   const int64_t nb = n / kQK_K;
   const auto* wb = static_cast<const std::byte*>(w);
   const auto* xb = static_cast<const std::byte*>(x);
+  if (n_x > 1) {
+    const UnpackedSuper* unpacked = UnpackPanels<WBlock>(wb, w_row_bytes, rows, nb);
+    for (int64_t c = 0; c < n_x; c += kGroupCols) {
+      const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
+      const GroupSuper* group = PrepareGroupSuper<WBlock>(xb + c * x_stride, x_stride, cols, nb);
+      panel::RunColumnGroup<kGroupCols>(
+          UnpackedPanelKernel<WBlock>{group, nb, wb, w_row_bytes, y_stride, unpacked}, wb,
+          w_row_bytes, rows, cols, y + c * y_stride);
+    }
+    return;
+  }
+  // Decode: the panel straight from the weights (unpacking to memory first would only add
+  // traffic for a single use).
   alignas(64) int32_t pairs_stack[kGroupCols * kStackSuper * 8];
   std::vector<int32_t> pairs_heap;
   ActivationGroup group{};
