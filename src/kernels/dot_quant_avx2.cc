@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "kernels/dot_quant.h"
+#include "kernels/prefetch.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quantize.h"
 
@@ -82,6 +83,9 @@ float Dot32(const void* w_row, const void* x_prepared, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + kDotLanes <= nb; b += kDotLanes) {
+    // The weight stream 4 KiB ahead, across row ends (a matrix's rows are contiguous).
+    PrefetchLines(reinterpret_cast<const char*>(w + b) + kPrefetchAheadBytes,
+                  kDotLanes * sizeof(WBlock));
     __m256i isum[kDotLanes];
     alignas(16) uint16_t dw[kDotLanes], dx[kDotLanes];
     for (int i = 0; i < kDotLanes; ++i) {
@@ -139,6 +143,7 @@ float DotQ4_K(const void* w_row, const void* x_prepared, int64_t n) {
   const auto* x = static_cast<const BlockQ8_K*>(x_prepared);
   float lanes[kDotLanes] = {};
   for (int64_t b = 0; b < n / kQK_K; ++b) {
+    PrefetchLines(reinterpret_cast<const char*>(w + b) + kPrefetchAheadBytes, sizeof(BlockQ4_K));
     int32_t isum_sc, isum_m;
     IsumQ4_K(w[b], x[b], &isum_sc, &isum_m);
     float& lane = lanes[b % kDotLanes];
@@ -184,6 +189,7 @@ float DotQ6_K(const void* w_row, const void* x_prepared, int64_t n) {
   const auto* x = static_cast<const BlockQ8_K*>(x_prepared);
   float lanes[kDotLanes] = {};
   for (int64_t b = 0; b < n / kQK_K; ++b) {
+    PrefetchLines(reinterpret_cast<const char*>(w + b) + kPrefetchAheadBytes, sizeof(BlockQ6_K));
     float& lane = lanes[b % kDotLanes];
     lane = Fma(x[b].d * HalfToFloat(w[b].d), static_cast<float>(IsumQ6_K(w[b], x[b])), lane);
   }
