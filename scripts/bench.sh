@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): Google Benchmark micro-benchmarks and side-by-side comparisons.
-# Usage: scripts/bench.sh [tokenizer]
+# Usage: scripts/bench.sh [tokenizer|kernels]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-tokenizer}"
@@ -10,5 +10,10 @@ case "$what" in
     build/release/bench/tokenizer_bench
     bench/tokenizer_compare.sh
     ;;
-  *) echo "unknown benchmark '$what' (tokenizer)" >&2; exit 2 ;;
+  kernels)
+    build/release/bench/membw
+    build/release/bench/kernels_bench
+    build/release/bench/quant_bench
+    ;;
+  *) echo "unknown benchmark '$what' (tokenizer, kernels)" >&2; exit 2 ;;
 esac
