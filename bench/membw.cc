@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
           for (int k = 0; k < 8; ++k) s[k] += b[i + k];
         }
         for (; i < end; ++i) s[0] += b[i];
-        partial[static_cast<size_t>(t)] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        partial[static_cast<size_t>(t)] =
+            ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
       }
     });
   });

@@ -16,10 +16,6 @@
 #include "kernels/quant_blocks.h"
 #include "kernels/quantize.h"
 
-
-
-
-
 namespace medassist::kernels {
 namespace {
 
@@ -137,9 +133,9 @@ __m256i BlockSums8(const __m512i* z) {
 // A block whose mask bits are clear reads as zero quants (and is not read).
 __m512i BiasedIsumPairQ8_0(const BlockQ8_0* w0, const BlockQ8_0* w1, const int8_t* xq,
                            __mmask32 load0, __mmask32 load1) {
-  const __m512i qw = _mm512_inserti64x4(
-      _mm512_castsi256_si512(_mm256_maskz_loadu_epi8(load0, w0->qs)),
-      _mm256_maskz_loadu_epi8(load1, w1->qs), 1);
+  const __m512i qw =
+      _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi8(load0, w0->qs)),
+                         _mm256_maskz_loadu_epi8(load1, w1->qs), 1);
   const __m512i biased_w = _mm512_xor_si512(qw, _mm512_set1_epi8(static_cast<char>(0x80)));
   return _mm512_dpbusd_epi32(_mm512_setzero_si512(), biased_w, _mm512_load_si512(xq));
 }
@@ -194,18 +190,18 @@ __m256 AccumulateGroupQ8_0(const BlockQ8_0* w, const SplitQ8_0& x, int64_t b, in
   if (!kPartial) {
     const __m256i d_words = _mm256_i32gather_epi32(d_base, gather_offsets, 1);
     const __m256 dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(d_words));
-    return _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_load_ps(x.d + b)),
-                           _mm256_cvtepi32_ps(isum), acc);
+    return _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_load_ps(x.d + b)), _mm256_cvtepi32_ps(isum),
+                           acc);
   }
   __mmask8 valid = 0;
   for (int i = 0; i < kDotLanes; ++i) {
     if (kSplitOrder[i] < count) valid = static_cast<__mmask8>(valid | (1u << i));
   }
-  const __m256i d_words = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), valid,
-                                                       gather_offsets, d_base, 1);
+  const __m256i d_words =
+      _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), valid, gather_offsets, d_base, 1);
   const __m256 dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(d_words));
-  return _mm256_mask3_fmadd_ps(_mm256_mul_ps(dw, _mm256_load_ps(x.d + b)),
-                               _mm256_cvtepi32_ps(isum), acc, valid);
+  return _mm256_mask3_fmadd_ps(_mm256_mul_ps(dw, _mm256_load_ps(x.d + b)), _mm256_cvtepi32_ps(isum),
+                               acc, valid);
 }
 
 float DotSplitQ8_0(const BlockQ8_0* w, const SplitQ8_0& x, int64_t nb) {

@@ -309,8 +309,7 @@ void UnpackSuper(const std::byte* w, int64_t w_row_bytes, int valid_rows, int64_
     for (int i = 0; i < kSubBlocks / 2; ++i) u->pairs[i] = s.m_pairs[i];
     u->d = s.d;
     u->neg_dmin = s.neg_dmin;
-    const std::byte* qs =
-        w + b * static_cast<int64_t>(sizeof(BlockQ4_K)) + offsetof(BlockQ4_K, qs);
+    const std::byte* qs = w + b * static_cast<int64_t>(sizeof(BlockQ4_K)) + offsetof(BlockQ4_K, qs);
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     for (int ch = 0; ch < 4; ++ch) {  // low nibbles: sub-block 2ch, high: 2ch + 1
       __m512i t[8];
@@ -443,12 +442,11 @@ void SuperBlockUnpacked(const UnpackedSuper& u, const GroupSuper& x, __m512* acc
         }
         acc[c0 + c] =
             _mm512_fmadd_ps(_mm512_mul_ps(dx, u.d), _mm512_cvtepi32_ps(isum[c]), acc[c0 + c]);
-        acc[c0 + c] = _mm512_fmadd_ps(_mm512_mul_ps(dx, u.neg_dmin), _mm512_cvtepi32_ps(isum_m),
-                                      acc[c0 + c]);
+        acc[c0 + c] =
+            _mm512_fmadd_ps(_mm512_mul_ps(dx, u.neg_dmin), _mm512_cvtepi32_ps(isum_m), acc[c0 + c]);
       } else {
         for (int i = 0; i < 8; ++i) {  // the -32 offset of every quant, through the bsums
-          isum[c] =
-              _mm512_dpwssd_epi32(isum[c], u.pairs[i], _mm512_set1_epi32(x.pairs[c0 + c][i]));
+          isum[c] = _mm512_dpwssd_epi32(isum[c], u.pairs[i], _mm512_set1_epi32(x.pairs[c0 + c][i]));
         }
         acc[c0 + c] =
             _mm512_fmadd_ps(_mm512_mul_ps(dx, u.d), _mm512_cvtepi32_ps(isum[c]), acc[c0 + c]);
@@ -487,7 +485,8 @@ struct PanelKernel {
     panel::RunPanel<C, kFull>(g.nb, valid_rows, y, y_stride, [&](int64_t b, __m512* acc) {
       if (prefetch_next_panel) {
         const std::byte* next = w + panel::kRows * w_row_bytes + b * sizeof(WBlock);
-        for (int r = 0; r < panel::kRows; ++r) PrefetchLines(next + r * w_row_bytes, sizeof(WBlock));
+        for (int r = 0; r < panel::kRows; ++r)
+          PrefetchLines(next + r * w_row_bytes, sizeof(WBlock));
       }
       if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
         SuperBlock<C, kFull>(w, w_row_bytes, valid_rows, g, b, acc);
@@ -530,8 +529,8 @@ void TileK(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int6
   for (int64_t c = 0; c < n_x; c += kGroupCols) {
     const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
     PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb, &group);
-    panel::RunColumnGroup<kGroupCols>(PanelKernel<WBlock>{group, w_row_bytes, y_stride, n_x == 1}, wb,
-                                      w_row_bytes, rows, cols, y + c * y_stride);
+    panel::RunColumnGroup<kGroupCols>(PanelKernel<WBlock>{group, w_row_bytes, y_stride, n_x == 1},
+                                      wb, w_row_bytes, rows, cols, y + c * y_stride);
   }
 }
 

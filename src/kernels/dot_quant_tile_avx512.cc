@@ -231,8 +231,8 @@ void Tile(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int64
   for (int64_t c = 0; c < n_x; c += kGroupCols) {
     const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
     const ActivationGroup group = PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb);
-    panel::RunColumnGroup<kGroupCols>(PanelKernel{group, wb, w_row_bytes, y_stride, unpacked},
-                                      wb, w_row_bytes, rows, cols, y + c * y_stride);
+    panel::RunColumnGroup<kGroupCols>(PanelKernel{group, wb, w_row_bytes, y_stride, unpacked}, wb,
+                                      w_row_bytes, rows, cols, y + c * y_stride);
   }
 }
 

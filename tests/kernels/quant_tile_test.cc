@@ -61,9 +61,16 @@ TEST(QuantTileTest, TileIsBitIdenticalToDot) {
       any = true;
       const int64_t be = BlockElems(f);
       for (int64_t n : {be, 7 * be, 8 * be, 9 * be, 28 * be, 35 * be, 43 * be}) {
-        for (auto [rows, n_x] :
-             {std::pair{1, 1}, {4, 4}, {5, 3}, {3, 9}, {8, 8}, {7, 13}, {16, 8}, {33, 17}, {16, 16},
-              {17, 35}}) {
+        for (auto [rows, n_x] : {std::pair{1, 1},
+                                 {4, 4},
+                                 {5, 3},
+                                 {3, 9},
+                                 {8, 8},
+                                 {7, 13},
+                                 {16, 8},
+                                 {33, 17},
+                                 {16, 16},
+                                 {17, 35}}) {
           // Unaligned weight strides too: rows w_pad bytes apart beyond their size (keeping the
           // 2-byte alignment of the blocks' F16 fields, as in a GGUF file).
           const int64_t w_pad = rows % 2 == 1 ? 2 : 0;
