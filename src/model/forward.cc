@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "model/forward_reference.h"
-#include "model/row_ops.h"
 
 namespace medassist::model {
 namespace {
@@ -12,6 +11,18 @@ namespace {
 template <typename T>
 void GrowTo(std::vector<T>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+}
+
+// A norm weight vector (d,) as float.
+std::vector<float> ToFloat(const Weight& w) {
+  std::vector<float> out(static_cast<size_t>(w.n_elements()));
+  for (int64_t i = 0; i < w.n_elements(); ++i) out[static_cast<size_t>(i)] = w.At(i);
+  return out;
+}
+
+kernels::RopePairs PairsOf(RopeStyle style) {
+  return style == RopeStyle::kRotateHalf ? kernels::RopePairs::kRotateHalf
+                                         : kernels::RopePairs::kInterleaved;
 }
 
 }  // namespace
@@ -22,13 +33,17 @@ Forward::Forward(const Model& model, ThreadPool& pool, const Options& options)
       isa_(options.isa),
       reference_(options.reference),
       attention_(kernels::SelectAttentionGroup(options.isa)),
-      silu_gate_(kernels::SelectSiluGate(options.isa)) {
+      silu_gate_(kernels::SelectSiluGate(options.isa)),
+      rms_norm_(kernels::SelectRmsNorm(options.isa)),
+      rope_(kernels::SelectRope(options.isa, PairsOf(model.rope_style()))) {
   const ModelWeights& w = model.weights();
   for (const LayerWeights& l : w.layers) {
     layers_.push_back({MakeLinear(l.wq, l.bq), MakeLinear(l.wk, l.bk), MakeLinear(l.wv, l.bv),
                        MakeLinear(l.wo, l.bo), MakeLinear(l.w_gate, l.b_gate),
                        MakeLinear(l.w_up, l.b_up), MakeLinear(l.w_down, l.b_down)});
+    norms_.push_back({ToFloat(l.attn_norm), ToFloat(l.ffn_norm)});
   }
+  final_norm_ = ToFloat(w.final_norm);
   output_ = MakeLinear(w.output, Weight{});
 }
 
@@ -56,6 +71,34 @@ void Forward::Grow(int64_t n) {
   GrowTo(gate_, n * c.intermediate_size);
   GrowTo(up_, n * c.intermediate_size);
   GrowTo(selected_, n * c.hidden_size);
+  GrowTo(rope_cos_, n * (c.head_dim / 2));
+  GrowTo(rope_sin_, n * (c.head_dim / 2));
+}
+
+void Forward::RmsNorm(const float* x, const std::vector<float>& weight, int64_t n, float* y) const {
+  const int64_t d = model_.config().hidden_size;
+  const float eps = static_cast<float>(model_.config().rms_norm_eps);
+  for (int64_t r = 0; r < n; ++r) rms_norm_(x + r * d, weight.data(), eps, d, y + r * d);
+}
+
+void Forward::RopeTables(const Batch& batch) {
+  const formats::ModelConfig& c = model_.config();
+  const int64_t half = c.head_dim / 2;
+  for (int64_t r = 0; r < static_cast<int64_t>(batch.rows.size()); ++r) {
+    kernels::RopeTable(batch.rows[static_cast<size_t>(r)].pos, c.head_dim, c.rope_theta,
+                       &rope_cos_[r * half], &rope_sin_[r * half]);
+  }
+}
+
+void Forward::Rope(int64_t n) {
+  const formats::ModelConfig& c = model_.config();
+  const int64_t half = c.head_dim / 2;
+  for (int64_t r = 0; r < n; ++r) {
+    const float* cos = &rope_cos_[r * half];
+    const float* sin = &rope_sin_[r * half];
+    rope_(&q_[r * c.q_dim()], c.num_attention_heads, c.head_dim, cos, sin);
+    rope_(&k_[r * c.kv_dim()], c.num_key_value_heads, c.head_dim, cos, sin);
+  }
 }
 
 // Causal attention of every row over positions 0..pos of its sequence, one task per (row, KV
@@ -105,23 +148,19 @@ void Forward::Attention(int64_t layer, const Batch& batch, const KvCache& kv) {
 
 void Forward::Layer(int64_t layer, const Batch& batch, KvCache& kv) {
   const formats::ModelConfig& c = model_.config();
-  const LayerWeights& w = model_.weights().layers[static_cast<size_t>(layer)];
+  const LayerNorms& norms = norms_[static_cast<size_t>(layer)];
   const LayerLinears& lin = layers_[static_cast<size_t>(layer)];
   const int64_t n = static_cast<int64_t>(batch.rows.size());
   const int64_t d = c.hidden_size;
-  const float eps = static_cast<float>(c.rms_norm_eps);
 
   // Attention block.
-  RmsNormNaive(x_.data(), w.attn_norm, eps, n, d, h_.data());
+  RmsNorm(x_.data(), norms.attn, n, h_.data());
   Project(lin.q, h_.data(), n, q_.data());
   Project(lin.k, h_.data(), n, k_.data());
   Project(lin.v, h_.data(), n, v_.data());
+  Rope(n);
   for (int64_t r = 0; r < n; ++r) {
     const BatchRow& row = batch.rows[static_cast<size_t>(r)];
-    RopeNaive(&q_[r * c.q_dim()], c.num_attention_heads, c.head_dim, row.pos, c.rope_theta,
-              model_.rope_style());
-    RopeNaive(&k_[r * c.kv_dim()], c.num_key_value_heads, c.head_dim, row.pos, c.rope_theta,
-              model_.rope_style());
     const int32_t block = batch.block_tables[static_cast<size_t>(row.seq)]
                                             [static_cast<size_t>(row.pos / kv.shape().block_size)];
     const int32_t slot = row.pos % kv.shape().block_size;
@@ -133,7 +172,7 @@ void Forward::Layer(int64_t layer, const Batch& batch, KvCache& kv) {
   for (int64_t i = 0; i < n * d; ++i) x_[i] += h_[i];
 
   // SwiGLU MLP block: down(silu(gate(h)) * up(h)).
-  RmsNormNaive(x_.data(), w.ffn_norm, eps, n, d, h_.data());
+  RmsNorm(x_.data(), norms.ffn, n, h_.data());
   Project(lin.gate, h_.data(), n, gate_.data());
   Project(lin.up, h_.data(), n, up_.data());
   const int64_t d_ff = c.intermediate_size;
@@ -155,6 +194,7 @@ Status Forward::Run(const Batch& batch, KvCache& kv, std::span<float> logits_out
     model_.weights().token_embedding.RowToFloat(batch.rows[static_cast<size_t>(r)].token,
                                                 &x_[r * d]);
   }
+  RopeTables(batch);  // the angles depend on the position only: once for all layers
   for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) Layer(layer, batch, kv);
 
   // Final norm and output head, only for the rows that asked for logits.
@@ -165,8 +205,7 @@ Status Forward::Run(const Batch& batch, KvCache& kv, std::span<float> logits_out
     ++n_logits;
   }
   if (n_logits == 0) return Status::Ok();
-  RmsNormNaive(selected_.data(), model_.weights().final_norm, static_cast<float>(c.rms_norm_eps),
-               n_logits, d, h_.data());
+  RmsNorm(selected_.data(), final_norm_, n_logits, h_.data());
   Project(output_, h_.data(), n_logits, logits_out.data());
   return Status::Ok();
 }

@@ -24,6 +24,8 @@
 #include "kernels/attention.h"
 #include "kernels/dot.h"
 #include "kernels/matmul.h"
+#include "kernels/rms_norm.h"
+#include "kernels/rope.h"
 #include "model/batch.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
@@ -57,6 +59,10 @@ class Forward {
   struct LayerLinears {
     Linear q, k, v, o, gate, up, down;
   };
+  // A layer's RMSNorm weights, converted to float once.
+  struct LayerNorms {
+    std::vector<float> attn, ffn;
+  };
 
   Linear MakeLinear(const Weight& weight, const Weight& bias) const;
   // y (n, d_out) = x (n, d_in) @ W^T + b.
@@ -64,6 +70,12 @@ class Forward {
   void Layer(int64_t layer, const Batch& batch, KvCache& kv);
   void Attention(int64_t layer, const Batch& batch, const KvCache& kv);
   void Grow(int64_t n_rows);
+  // y (n, d) = RMSNorm of each row of x (n, d) with weight (d,).
+  void RmsNorm(const float* x, const std::vector<float>& weight, int64_t n, float* y) const;
+  // RoPE of each row's q and k heads, with the row's table (RopeTables).
+  void Rope(int64_t n);
+  // rope_cos_, rope_sin_: the table of each batch row's position, for every layer.
+  void RopeTables(const Batch& batch);
 
   const Model& model_;
   ThreadPool& pool_;
@@ -71,11 +83,17 @@ class Forward {
   bool reference_;
   kernels::AttentionGroupFn attention_;
   kernels::SiluGateFn silu_gate_;
+  kernels::RmsNormFn rms_norm_;
+  kernels::RopeFn rope_;
   std::vector<LayerLinears> layers_;
+  std::vector<LayerNorms> norms_;
+  std::vector<float> final_norm_;
   Linear output_;
   kernels::MatmulWorkspace workspace_;
   // Activations, (rows, width) row-major; sized for the largest batch so far.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, selected_;
+  // (rows, head_dim / 2): cos and sin of each row's RoPE angles.
+  std::vector<float> rope_cos_, rope_sin_;
 };
 
 }  // namespace medassist::model

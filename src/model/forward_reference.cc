@@ -4,7 +4,8 @@
 #include <cmath>
 #include <vector>
 
-#include "model/row_ops.h"
+#include "kernels/rms_norm.h"
+#include "kernels/rope.h"
 
 namespace medassist::model {
 namespace {
@@ -70,6 +71,28 @@ void AttentionNaive(const float* q, const KvCache& kv, int64_t layer,
 }
 
 float SiluNaive(float x) { return x / (1.0f + std::exp(-x)); }
+
+// RMSNorm of each row of x (n_rows, d) by the scalar reference kernel (the contract the fast pass
+// shares, kernels/rms_norm.h).
+void RmsNormNaive(const float* x, const Weight& weight, float eps, int64_t n_rows, int64_t d,
+                  float* out) {
+  std::vector<float> w(static_cast<size_t>(d));
+  for (int64_t i = 0; i < d; ++i) w[static_cast<size_t>(i)] = weight.At(i);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    kernels::RmsNormScalar(x + r * d, w.data(), eps, d, out + r * d);
+  }
+}
+
+// RoPE of one row's heads x (n_heads, head_dim) at position pos by the scalar reference kernels.
+void RopeNaive(float* x, int64_t n_heads, int64_t head_dim, int32_t pos, double theta,
+               RopeStyle style) {
+  std::vector<float> cos(static_cast<size_t>(head_dim / 2)), sin(cos.size());
+  kernels::RopeTable(pos, head_dim, theta, cos.data(), sin.data());
+  const kernels::RopePairs pairs = style == RopeStyle::kRotateHalf
+                                       ? kernels::RopePairs::kRotateHalf
+                                       : kernels::RopePairs::kInterleaved;
+  kernels::SelectRope(kernels::Isa::kScalar, pairs)(x, n_heads, head_dim, cos.data(), sin.data());
+}
 
 }  // namespace
 
