@@ -1,0 +1,204 @@
+#include "runtime/engine_core.h"
+
+#include <algorithm>
+#include <string>
+
+#include "model/forward_reference.h"
+
+namespace medassist::runtime {
+
+struct EngineCore::Sequence {
+  int64_t id = 0;
+  GenerationRequest request;
+  Sampler sampler;
+  std::vector<int32_t> tokens = {};  // prompt, then generated
+  int32_t n_computed = 0;            // positions whose K and V are in the cache
+  int32_t n_generated = 0;
+  std::vector<int32_t> blocks = {};
+  bool cancelled = false;
+  bool done = false;  // finished: its blocks are back in the pool
+};
+
+Result<EngineCore> EngineCore::Create(const model::Model& model, model::Forward* forward,
+                                      const EngineConfig& config) {
+  if (config.n_kv_blocks <= 0 || config.context <= 0 || config.max_batch_tokens <= 0 ||
+      config.max_running <= 0) {
+    return InvalidArgument(
+        "engine: n_kv_blocks, context, max_batch_tokens and max_running must all be positive");
+  }
+  EngineConfig c = config;
+  c.context =
+      static_cast<int32_t>(std::min<int64_t>(c.context, model.config().max_position_embeddings));
+  ASSIGN_OR_RETURN(model::KvCache kv, model::KvCache::Create(model::KvCacheShape::ForModel(
+                                          model.config(), c.n_kv_blocks)));
+  return EngineCore(model, forward, c, std::move(kv));
+}
+
+EngineCore::EngineCore(const model::Model& model, model::Forward* forward,
+                       const EngineConfig& config, model::KvCache kv)
+    : model_(&model),
+      forward_(forward),
+      config_(config),
+      kv_(std::move(kv)),
+      pool_(config.n_kv_blocks) {}
+
+EngineCore::EngineCore(EngineCore&&) noexcept = default;
+EngineCore& EngineCore::operator=(EngineCore&&) noexcept = default;
+EngineCore::~EngineCore() = default;
+
+int32_t EngineCore::BlocksFor(const GenerationRequest& r) const {
+  const int64_t positions = std::min<int64_t>(
+      static_cast<int64_t>(r.prompt.size()) + std::max(r.max_new_tokens, 0), config_.context);
+  const int32_t block = kv_.shape().block_size;
+  return static_cast<int32_t>((positions + block - 1) / block);
+}
+
+Result<int64_t> EngineCore::Add(GenerationRequest request) {
+  const int64_t vocab = model_->config().vocab_size;
+  const int64_t n_prompt = static_cast<int64_t>(request.prompt.size());
+  if (n_prompt == 0) return InvalidArgument("the prompt is empty (it needs at least one token)");
+  if (n_prompt >= config_.context) {
+    return InvalidArgument("the prompt has " + std::to_string(n_prompt) +
+                           " tokens, which leaves no room in the context of " +
+                           std::to_string(config_.context) + "; shorten it");
+  }
+  for (int32_t id : request.prompt) {
+    if (id < 0 || id >= vocab) {
+      return InvalidArgument("prompt token " + std::to_string(id) + " is outside the vocabulary");
+    }
+  }
+  if (request.max_new_tokens < 0) return InvalidArgument("max_new_tokens must be >= 0");
+  ASSIGN_OR_RETURN(Sampler sampler, Sampler::Create(request.sampling, vocab));
+  const int32_t blocks = BlocksFor(request);
+  if (blocks > pool_.n_blocks()) {
+    return ResourceExhausted(
+        "the request needs " + std::to_string(blocks) + " KV blocks, more than the cache's " +
+        std::to_string(pool_.n_blocks()) + "; lower max_new_tokens or enlarge the KV cache");
+  }
+  sampler.AddContext(request.prompt);
+  auto s = std::make_unique<Sequence>(
+      Sequence{.id = next_id_++, .request = std::move(request), .sampler = std::move(sampler)});
+  s->tokens = s->request.prompt;
+  waiting_.push_back(std::move(s));
+  return waiting_.back()->id;
+}
+
+void EngineCore::Cancel(int64_t id) {
+  for (auto& s : waiting_) s->cancelled |= s->id == id;
+  for (auto& s : running_) s->cancelled |= s->id == id;
+}
+
+EngineStats EngineCore::stats() const {
+  return {.waiting = static_cast<int32_t>(waiting_.size()),
+          .running = static_cast<int32_t>(running_.size()),
+          .kv_blocks_used = pool_.n_used(),
+          .kv_blocks_free = pool_.n_free()};
+}
+
+void EngineCore::Finish(Sequence& s, FinishReason reason, std::vector<TokenEvent>* events) {
+  pool_.Release(s.blocks);
+  s.blocks.clear();
+  s.done = true;
+  events->push_back({.id = s.id, .finished = true, .reason = reason});
+}
+
+// Arrival order, no overtaking: a big request at the head waits for room rather than starve.
+void EngineCore::Admit() {
+  while (!waiting_.empty() && static_cast<int32_t>(running_.size()) < config_.max_running) {
+    Sequence& s = *waiting_.front();
+    if (!pool_.Allocate(BlocksFor(s.request), &s.blocks)) return;
+    running_.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+}
+
+// Decode rows first (one per sequence whose prompt is in the cache), then prompt chunks in
+// admission order, within max_batch_tokens rows.
+void EngineCore::BuildBatch() {
+  batch_.rows.clear();
+  batch_.block_tables.clear();
+  fed_.clear();
+  int32_t budget = config_.max_batch_tokens;
+  const auto feed = [&](Sequence& s, int32_t n) {
+    const int32_t seq = static_cast<int32_t>(batch_.block_tables.size());
+    batch_.block_tables.push_back(s.blocks);
+    const bool logits = s.n_computed + n == static_cast<int32_t>(s.tokens.size());
+    for (int32_t i = 0; i < n; ++i) {
+      const int32_t pos = s.n_computed + i;
+      batch_.rows.push_back({.seq = seq,
+                             .token = s.tokens[static_cast<size_t>(pos)],
+                             .pos = pos,
+                             .logits = logits && i == n - 1});
+    }
+    fed_.push_back({&s, n, logits});
+    budget -= n;
+  };
+  for (auto& s : running_) {
+    const int32_t pending = static_cast<int32_t>(s->tokens.size()) - s->n_computed;
+    if (pending == 1 && budget > 0) feed(*s, 1);
+  }
+  for (auto& s : running_) {
+    const int32_t pending = static_cast<int32_t>(s->tokens.size()) - s->n_computed;
+    if (pending > 1 && budget > 0) feed(*s, std::min(pending, budget));
+  }
+}
+
+Status EngineCore::RunForward() {
+  const int64_t vocab = model_->config().vocab_size;
+  const size_t need = static_cast<size_t>(batch_.n_logit_rows() * vocab);
+  if (logits_.size() < need) logits_.resize(need);
+  const std::span<float> out(logits_.data(), need);
+  if (forward_ != nullptr) return forward_->Run(batch_, kv_, out);
+  return model::ForwardReference(*model_, batch_, kv_, out);
+}
+
+void EngineCore::SampleAndAdvance(std::vector<TokenEvent>* events) {
+  const int64_t vocab = model_->config().vocab_size;
+  int64_t logit_row = 0;
+  for (const Fed& f : fed_) {
+    Sequence& s = *f.seq;
+    s.n_computed += f.n_rows;
+    if (!f.logits) continue;
+    const std::span<const float> row(&logits_[static_cast<size_t>(logit_row++ * vocab)],
+                                     static_cast<size_t>(vocab));
+    const SampledToken t = s.sampler.Sample(row);
+    const std::vector<int32_t>& eos = s.request.eos_ids;
+    if (std::find(eos.begin(), eos.end(), t.id) != eos.end()) {
+      Finish(s, FinishReason::kEos, events);
+      continue;
+    }
+    s.tokens.push_back(t.id);
+    s.sampler.Accept(t.id);
+    ++s.n_generated;
+    events->push_back({.id = s.id, .has_token = true, .token = t});
+    if (s.n_generated >= s.request.max_new_tokens) {
+      Finish(s, FinishReason::kLength, events);
+    } else if (static_cast<int32_t>(s.tokens.size()) >= config_.context) {
+      Finish(s, FinishReason::kContext, events);
+    }
+  }
+}
+
+Status EngineCore::Step(std::vector<TokenEvent>* events) {
+  // Cancelled requests, and those that asked for no token, end before any work is spent.
+  for (auto& s : running_) {
+    if (s->cancelled) Finish(*s, FinishReason::kCancelled, events);
+  }
+  for (auto& s : waiting_) {
+    if (s->cancelled || s->request.max_new_tokens == 0) {
+      Finish(*s, s->cancelled ? FinishReason::kCancelled : FinishReason::kLength, events);
+      s->done = true;
+    }
+  }
+  std::erase_if(waiting_, [](const auto& s) { return s->done; });
+  std::erase_if(running_, [](const auto& s) { return s->done; });
+  Admit();
+  BuildBatch();
+  if (batch_.rows.empty()) return Status::Ok();
+  RETURN_IF_ERROR(RunForward());
+  SampleAndAdvance(events);
+  std::erase_if(running_, [](const auto& s) { return s->done; });
+  return Status::Ok();
+}
+
+}  // namespace medassist::runtime

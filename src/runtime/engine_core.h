@@ -1,0 +1,116 @@
+// The scheduler and its step, without threads (the engine thread drives it; tests drive it
+// directly). Continuous batching: requests wait in a queue, are admitted between steps when their
+// KV blocks are free, and every step runs one forward pass over a batch that mixes the decode
+// token of each running sequence with chunks of the prompts being prefilled, so each step reads
+// the weights once for all of them. The model's batch invariance (DESIGN §2b) and one sampler per
+// sequence make a request's tokens the same whatever runs beside it.
+//
+//   ASSIGN_OR_RETURN(EngineCore core, EngineCore::Create(model, &forward, {.n_kv_blocks = 256}));
+//   ASSIGN_OR_RETURN(int64_t id, core.Add({.prompt = ids, .max_new_tokens = 64}));
+//   std::vector<TokenEvent> events;
+//   while (!core.idle()) { events.clear(); RETURN_IF_ERROR(core.Step(&events)); ... }
+//
+// Memory: at admission a sequence gets all the blocks it can need (prompt + max_new_tokens, capped
+// at the context), so a running sequence never runs out; a request that does not fit waits, in
+// arrival order, and one that could never fit the cache is refused at Add.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "core/status.h"
+#include "model/batch.h"
+#include "model/forward.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "runtime/greedy_generator.h"  // FinishReason
+#include "runtime/kv_block_pool.h"
+#include "runtime/sampler.h"
+
+namespace medassist::runtime {
+
+struct EngineConfig {
+  int32_t n_kv_blocks = 0;         // KV cache blocks (of model::kDefaultKvBlockSize positions)
+  int32_t context = 2048;          // most tokens one sequence holds (prompt + generated)
+  int32_t max_batch_tokens = 256;  // rows per forward step: decode rows first, then prompt chunks
+  int32_t max_running = 16;        // sequences admitted at once
+};
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;
+  SamplingParams sampling = {};
+  int32_t max_new_tokens = 256;
+  std::vector<int32_t> eos_ids = {};  // generating one ends the sequence (not reported as a token)
+};
+
+// What one step did for one request: a new token, and/or the end.
+struct TokenEvent {
+  int64_t id = 0;
+  bool has_token = false;
+  SampledToken token = {};
+  bool finished = false;
+  FinishReason reason = FinishReason::kLength;
+};
+
+struct EngineStats {
+  int32_t waiting = 0, running = 0;
+  int32_t kv_blocks_used = 0, kv_blocks_free = 0;
+};
+
+class EngineCore {
+ public:
+  // forward: the fast path; nullptr runs ForwardReference. model and forward must outlive the
+  // engine. InvalidArgument for a configuration that cannot run a single token.
+  static Result<EngineCore> Create(const model::Model& model, model::Forward* forward,
+                                   const EngineConfig& config);
+  EngineCore(EngineCore&&) noexcept;
+  EngineCore& operator=(EngineCore&&) noexcept;
+  ~EngineCore();
+
+  // Queues a request; returns its id. InvalidArgument for an empty prompt, token ids outside the
+  // vocabulary, bad sampling parameters or a prompt that fills the context; ResourceExhausted for
+  // one that needs more KV blocks than the whole cache has.
+  Result<int64_t> Add(GenerationRequest request);
+  // Ends a waiting or running request at the next step (a kCancelled event); unknown ids are
+  // ignored (it may have finished already).
+  void Cancel(int64_t id);
+  // One step: cancellations, admissions, one forward pass, one sampled token per sequence whose
+  // logits it computed. Appends this step's events.
+  Status Step(std::vector<TokenEvent>* events);
+
+  bool idle() const { return waiting_.empty() && running_.empty(); }
+  EngineStats stats() const;
+
+ private:
+  struct Sequence;
+  EngineCore(const model::Model& model, model::Forward* forward, const EngineConfig& config,
+             model::KvCache kv);
+  int32_t BlocksFor(const GenerationRequest& r) const;
+  void Finish(Sequence& s, FinishReason reason, std::vector<TokenEvent>* events);
+  void Admit();
+  void BuildBatch();
+  void SampleAndAdvance(std::vector<TokenEvent>* events);
+  Status RunForward();
+
+  const model::Model* model_;
+  model::Forward* forward_;
+  EngineConfig config_;
+  model::KvCache kv_;
+  KvBlockPool pool_;
+  int64_t next_id_ = 0;
+  std::deque<std::unique_ptr<Sequence>> waiting_;
+  std::vector<std::unique_ptr<Sequence>> running_;
+  // The step being built: the batch, which running sequences it feeds and how many rows each.
+  model::Batch batch_;
+  struct Fed {
+    Sequence* seq;
+    int32_t n_rows;
+    bool logits;
+  };
+  std::vector<Fed> fed_;
+  std::vector<float> logits_;
+};
+
+}  // namespace medassist::runtime

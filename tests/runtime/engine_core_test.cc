@@ -1,0 +1,220 @@
+// EngineCore: continuous batching on the synthetic Qwen2 (model/synthetic_qwen2.h). The central
+// property (DESIGN §2b): a request's tokens do not depend on what runs beside it, how its prompt
+// is chunked or when it arrives.
+#include "runtime/engine_core.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core/thread_pool.h"
+#include "model/synthetic_qwen2.h"
+#include "runtime/greedy_generator.h"
+
+namespace medassist::runtime {
+namespace {
+
+using model::testing::SyntheticQwen2;
+
+std::vector<int32_t> Prompt(int32_t n, int32_t seed) {
+  std::vector<int32_t> ids;
+  for (int32_t i = 0; i < n; ++i) ids.push_back((seed * 131 + i * 197) % 1024);
+  return ids;
+}
+
+EngineCore MakeEngine(EngineConfig config) {
+  Result<EngineCore> e = EngineCore::Create(SyntheticQwen2(), nullptr, config);
+  EXPECT_TRUE(e.ok()) << e.status().ToString();
+  return std::move(e).value();
+}
+
+struct Outcome {
+  std::vector<int32_t> tokens;
+  FinishReason reason = FinishReason::kLength;
+  bool finished = false;
+};
+
+// Runs until idle; arrivals[i] is added before step i (later ones at the end of the list).
+std::map<int64_t, Outcome> RunAll(EngineCore& e,
+                                  const std::vector<std::vector<GenerationRequest>>& arrivals) {
+  std::map<int64_t, Outcome> out;
+  std::vector<TokenEvent> events;
+  for (size_t step = 0; step < arrivals.size() || !e.idle(); ++step) {
+    if (step < arrivals.size()) {
+      for (const GenerationRequest& r : arrivals[step]) {
+        Result<int64_t> id = e.Add(r);
+        EXPECT_TRUE(id.ok()) << id.status().ToString();
+      }
+    }
+    events.clear();
+    const Status s = e.Step(&events);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!s.ok()) break;
+    for (const TokenEvent& ev : events) {
+      Outcome& o = out[ev.id];
+      EXPECT_FALSE(o.finished) << "event after the end of request " << ev.id;
+      if (ev.has_token) o.tokens.push_back(ev.token.id);
+      if (ev.finished) o.finished = true, o.reason = ev.reason;
+    }
+  }
+  return out;
+}
+
+GenerationRequest Sampled(int32_t n_prompt, int32_t seed, int32_t max_new) {
+  GenerationRequest r{.prompt = Prompt(n_prompt, seed), .max_new_tokens = max_new};
+  r.sampling.temperature = 0.8f;
+  r.sampling.top_p = 0.9f;
+  r.sampling.seed = static_cast<uint64_t>(seed);
+  return r;
+}
+
+TEST(EngineCoreTest, RequestsTogetherGiveTheTokensEachGivesAlone) {
+  const std::vector<GenerationRequest> requests = {Sampled(5, 1, 12), Sampled(23, 2, 9),
+                                                   Sampled(40, 3, 14)};
+  std::vector<Outcome> alone;
+  for (const GenerationRequest& r : requests) {
+    EngineCore e = MakeEngine({.n_kv_blocks = 16, .context = 128, .max_batch_tokens = 64});
+    std::map<int64_t, Outcome> o = RunAll(e, {{r}});
+    ASSERT_EQ(o.size(), 1u);
+    ASSERT_TRUE(o.begin()->second.finished);
+    EXPECT_EQ(o.begin()->second.tokens.size(), static_cast<size_t>(r.max_new_tokens));
+    alone.push_back(o.begin()->second);
+  }
+  // Together, arriving at different steps, with prompts cut into 7-row chunks.
+  EngineCore e = MakeEngine({.n_kv_blocks = 16, .context = 128, .max_batch_tokens = 7});
+  std::map<int64_t, Outcome> together =
+      RunAll(e, {{requests[0]}, {}, {requests[1]}, {}, {}, {requests[2]}});
+  ASSERT_EQ(together.size(), 3u);
+  for (int64_t id = 0; id < 3; ++id) {
+    EXPECT_EQ(together[id].tokens, alone[static_cast<size_t>(id)].tokens) << "request " << id;
+    EXPECT_EQ(together[id].reason, FinishReason::kLength);
+  }
+  EXPECT_EQ(e.stats().kv_blocks_used, 0);  // every block given back
+  // The sampled streams are not all alike (the test would be vacuous if the model were dead).
+  EXPECT_NE(alone[0].tokens, alone[1].tokens);
+}
+
+// The same on the fast path (kernels chosen for this CPU, 2 threads).
+TEST(EngineCoreTest, FastForwardTogetherEqualsAlone) {
+  ThreadPool pool(2);
+  model::Forward forward(SyntheticQwen2(), pool, {});
+  const EngineConfig config{.n_kv_blocks = 16, .context = 128, .max_batch_tokens = 6};
+  const std::vector<GenerationRequest> requests = {Sampled(11, 21, 8), Sampled(26, 22, 8)};
+  std::vector<std::vector<int32_t>> alone;
+  for (const GenerationRequest& r : requests) {
+    Result<EngineCore> e = EngineCore::Create(SyntheticQwen2(), &forward, config);
+    ASSERT_TRUE(e.ok());
+    alone.push_back(RunAll(*e, {{r}})[0].tokens);
+    ASSERT_EQ(alone.back().size(), 8u);
+  }
+  Result<EngineCore> e = EngineCore::Create(SyntheticQwen2(), &forward, config);
+  ASSERT_TRUE(e.ok());
+  std::map<int64_t, Outcome> together = RunAll(*e, {{requests[0]}, {requests[1]}});
+  EXPECT_EQ(together[0].tokens, alone[0]);
+  EXPECT_EQ(together[1].tokens, alone[1]);
+}
+
+TEST(EngineCoreTest, GreedyMatchesTheGreedyGenerator) {
+  const std::vector<int32_t> prompt = Prompt(19, 4);
+  Result<GreedyGenerator> g = GreedyGenerator::Create(SyntheticQwen2(), 64);
+  ASSERT_TRUE(g.ok());
+  Result<GenerateResult> want = g->Generate(prompt, {.max_new_tokens = 10});
+  ASSERT_TRUE(want.ok());
+  EngineCore e = MakeEngine({.n_kv_blocks = 8, .context = 64, .max_batch_tokens = 5});
+  GenerationRequest r{.prompt = prompt, .max_new_tokens = 10};
+  r.sampling.temperature = 0.0f;
+  std::map<int64_t, Outcome> got = RunAll(e, {{r}});
+  EXPECT_EQ(got[0].tokens, want->ids);
+}
+
+TEST(EngineCoreTest, AFullCacheMakesRequestsWaitThenFinish) {
+  // 3 blocks of 16: one request of 20 + 20 positions at a time.
+  EngineCore e = MakeEngine({.n_kv_blocks = 3, .context = 64, .max_batch_tokens = 64});
+  ASSERT_TRUE(e.Add(Sampled(20, 5, 20)).ok());
+  ASSERT_TRUE(e.Add(Sampled(20, 6, 20)).ok());
+  std::vector<TokenEvent> events;
+  ASSERT_TRUE(e.Step(&events).ok());
+  EXPECT_EQ(e.stats().running, 1);
+  EXPECT_EQ(e.stats().waiting, 1);
+  std::map<int64_t, Outcome> rest = RunAll(e, {});
+  EXPECT_TRUE(rest[0].finished);
+  EXPECT_TRUE(rest[1].finished);
+  EXPECT_EQ(rest[1].tokens.size(), 20u);
+  EXPECT_EQ(e.stats().kv_blocks_free, 3);
+}
+
+TEST(EngineCoreTest, CancellationMidPrefillAndMidDecodeFreesTheBlocks) {
+  EngineCore e = MakeEngine({.n_kv_blocks = 8, .context = 64, .max_batch_tokens = 4});
+  Result<int64_t> a = e.Add(Sampled(30, 7, 10));  // 30-token prompt: 8 steps of prefill
+  Result<int64_t> b = e.Add(Sampled(3, 8, 30));
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<TokenEvent> events;
+  ASSERT_TRUE(e.Step(&events).ok());
+  ASSERT_TRUE(e.Step(&events).ok());
+  e.Cancel(*a);  // still prefilling
+  events.clear();
+  ASSERT_TRUE(e.Step(&events).ok());
+  bool a_cancelled = false;
+  for (const TokenEvent& ev : events) {
+    a_cancelled |= ev.id == *a && ev.finished && ev.reason == FinishReason::kCancelled;
+  }
+  EXPECT_TRUE(a_cancelled);
+  ASSERT_TRUE(e.Step(&events).ok());  // b is decoding now
+  e.Cancel(*b);
+  events.clear();
+  ASSERT_TRUE(e.Step(&events).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].id, *b);
+  EXPECT_EQ(events[0].reason, FinishReason::kCancelled);
+  EXPECT_TRUE(e.idle());
+  EXPECT_EQ(e.stats().kv_blocks_used, 0);
+  e.Cancel(12345);  // unknown: ignored
+}
+
+TEST(EngineCoreTest, EosEndsTheSequenceWithoutReportingIt) {
+  const std::vector<int32_t> prompt = Prompt(9, 9);
+  EngineCore probe = MakeEngine({.n_kv_blocks = 4, .context = 64});
+  GenerationRequest r{.prompt = prompt, .max_new_tokens = 6};
+  r.sampling.temperature = 0.0f;
+  const std::vector<int32_t> free_run = RunAll(probe, {{r}})[0].tokens;
+  ASSERT_EQ(free_run.size(), 6u);
+  r.eos_ids = {free_run[3]};
+  EngineCore e = MakeEngine({.n_kv_blocks = 4, .context = 64});
+  Outcome o = RunAll(e, {{r}})[0];
+  EXPECT_EQ(o.reason, FinishReason::kEos);
+  const auto first_eos = std::find(free_run.begin(), free_run.end(), free_run[3]);
+  EXPECT_EQ(o.tokens, std::vector<int32_t>(free_run.begin(), first_eos));
+}
+
+TEST(EngineCoreTest, ContextEndsASequence) {
+  EngineCore e = MakeEngine({.n_kv_blocks = 4, .context = 24});
+  Outcome o = RunAll(e, {{Sampled(20, 10, 100)}})[0];
+  EXPECT_EQ(o.reason, FinishReason::kContext);
+  EXPECT_EQ(o.tokens.size(), 4u);
+}
+
+TEST(EngineCoreTest, BadRequestsAreRefusedAtAdd) {
+  EngineCore e = MakeEngine({.n_kv_blocks = 2, .context = 64});
+  EXPECT_EQ(e.Add({.prompt = {}}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.Add({.prompt = {1, -2}}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.Add({.prompt = Prompt(64, 1)}).status().code(), StatusCode::kInvalidArgument);
+  GenerationRequest bad_sampling{.prompt = {1}};
+  bad_sampling.sampling.top_p = 2.0f;
+  EXPECT_EQ(e.Add(bad_sampling).status().code(), StatusCode::kInvalidArgument);
+  // 40 positions need 3 blocks; the cache has 2: it could never run.
+  EXPECT_EQ(e.Add({.prompt = Prompt(20, 1), .max_new_tokens = 20}).status().code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_TRUE(e.idle());
+  EXPECT_FALSE(EngineCore::Create(SyntheticQwen2(), nullptr, {.n_kv_blocks = 0}).ok());
+}
+
+TEST(EngineCoreTest, ZeroNewTokensFinishesAtOnce) {
+  EngineCore e = MakeEngine({.n_kv_blocks = 2, .context = 64});
+  Outcome o = RunAll(e, {{GenerationRequest{.prompt = {1, 2}, .max_new_tokens = 0}}})[0];
+  EXPECT_TRUE(o.finished);
+  EXPECT_TRUE(o.tokens.empty());
+  EXPECT_EQ(o.reason, FinishReason::kLength);
+}
+
+}  // namespace
+}  // namespace medassist::runtime
