@@ -12,13 +12,14 @@
 #include "apps/generation_session.h"
 #include "apps/options.h"
 #include "model/model_path.h"
+#include "runtime/engine_core.h"
 
 namespace medassist::apps {
 namespace {
 
 struct BenchArgs {
   std::string model, output;
-  int n_prompt = 0, n_gen = 0, repetitions = 0, depth = 0;
+  int n_prompt = 0, n_gen = 0, repetitions = 0, depth = 0, concurrency = 1;
   ComputeArgs compute;
 };
 
@@ -171,10 +172,120 @@ void Print(const BenchArgs& a, const model::Model& m, const Compute& c,
   std::printf("\npeak RSS: %.0f MB\n", PeakRssMb());
 }
 
+// ---- Concurrency mode (-c N): N requests through the engine at once. ----
+
+struct ConcurrencyResult {
+  int n_sequences = 0;
+  double decode_tokens_per_s = 0;  // all sequences' tokens after their first, per second of decode
+  double ttft_ms_mean = 0;         // submission to first token
+  double itl_ms_mean = 0;          // between consecutive tokens of one sequence
+};
+
+// Submits n requests at once (random prompts of n_prompt tokens, greedy, n_gen tokens, no EOS)
+// and steps the engine until all finish, timing every token.
+Result<ConcurrencyResult> RunConcurrent(const model::Model& m, model::Forward& forward, int n,
+                                        int n_prompt, int n_gen) {
+  const int32_t block = model::kDefaultKvBlockSize;
+  const int32_t per_sequence = (n_prompt + n_gen + block - 1) / block;
+  ASSIGN_OR_RETURN(runtime::EngineCore engine,
+                   runtime::EngineCore::Create(m, &forward,
+                                               {.n_kv_blocks = per_sequence * n,
+                                                .context = n_prompt + n_gen,
+                                                .max_batch_tokens = std::max(512, n),
+                                                .max_running = n}));
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(m.config().vocab_size - 1));
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    runtime::GenerationRequest r{.max_new_tokens = n_gen};
+    for (int t = 0; t < n_prompt; ++t) r.prompt.push_back(token(rng));
+    r.sampling.temperature = 0.0f;
+    RETURN_IF_ERROR(engine.Add(std::move(r)).status());
+  }
+  std::vector<std::vector<Clock::time_point>> times(static_cast<size_t>(n));
+  std::vector<runtime::TokenEvent> events;
+  while (!engine.idle()) {
+    events.clear();
+    RETURN_IF_ERROR(engine.Step(&events));
+    const Clock::time_point now = Clock::now();
+    for (const runtime::TokenEvent& e : events) {
+      if (e.has_token) times[static_cast<size_t>(e.id)].push_back(now);
+    }
+  }
+  ConcurrencyResult r{.n_sequences = n};
+  Clock::time_point last_first = start, end = start;
+  double ttft = 0, itl = 0;
+  int64_t gaps = 0, decoded = 0;
+  for (const auto& t : times) {
+    if (t.empty()) continue;
+    last_first = std::max(last_first, t.front());
+    end = std::max(end, t.back());
+    ttft += std::chrono::duration<double, std::milli>(t.front() - start).count();
+    for (size_t i = 1; i < t.size(); ++i) {
+      itl += std::chrono::duration<double, std::milli>(t[i] - t[i - 1]).count();
+      ++gaps;
+    }
+  }
+  // Decode throughput over the window where every sequence is decoding (prefill excluded).
+  for (const auto& t : times) {
+    for (size_t i = 1; i < t.size(); ++i) decoded += t[i] > last_first ? 1 : 0;
+  }
+  const double window = std::chrono::duration<double>(end - last_first).count();
+  r.decode_tokens_per_s = window > 0 ? static_cast<double>(decoded) / window : 0;
+  r.ttft_ms_mean = ttft / n;
+  r.itl_ms_mean = gaps > 0 ? itl / static_cast<double>(gaps) : 0;
+  return r;
+}
+
+int RunConcurrencyBench(const BenchArgs& a, const model::Model& m, model::Forward& forward) {
+  if (a.n_gen < 2) {
+    std::fprintf(stderr, "error: -c needs -n >= 2 (decode speed is measured between tokens)\n");
+    return 1;
+  }
+  std::vector<ConcurrencyResult> results;
+  for (int n : {1, a.concurrency}) {
+    Result<ConcurrencyResult> warm = RunConcurrent(m, forward, n, a.n_prompt, 2);  // untimed
+    Result<ConcurrencyResult> r =
+        warm.ok() ? RunConcurrent(m, forward, n, a.n_prompt, a.n_gen) : warm.status();
+    if (!r.ok()) {
+      std::fprintf(stderr, "error: %s\n", r.status().ToString().c_str());
+      return 1;
+    }
+    results.push_back(*r);
+  }
+  if (a.output == "json") {
+    nlohmann::json out = nlohmann::json::array();
+    for (const ConcurrencyResult& r : results) {
+      out.push_back({{"model", m.path()},
+                     {"sequences", r.n_sequences},
+                     {"n_prompt", a.n_prompt},
+                     {"n_gen", a.n_gen},
+                     {"decode_t_s", r.decode_tokens_per_s},
+                     {"ttft_ms", r.ttft_ms_mean},
+                     {"itl_ms", r.itl_ms_mean}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("| model | sequences | test | decode t/s (all) | TTFT ms | ITL ms |\n");
+  std::printf("| --- | ---: | --- | ---: | ---: | ---: |\n");
+  for (const ConcurrencyResult& r : results) {
+    std::printf("| %s | %d | pp%d+tg%d | %.2f | %.1f | %.1f |\n", m.path().c_str(), r.n_sequences,
+                a.n_prompt, a.n_gen, r.decode_tokens_per_s, r.ttft_ms_mean, r.itl_ms_mean);
+  }
+  std::printf("\naggregate decode with %d sequences: %.2fx one sequence\n", a.concurrency,
+              results[0].decode_tokens_per_s > 0
+                  ? results[1].decode_tokens_per_s / results[0].decode_tokens_per_s
+                  : 0.0);
+  return 0;
+}
+
 int RunBench(const BenchArgs& a) {
-  if (a.n_prompt < 0 || a.n_gen < 0 || a.repetitions < 1 || a.depth < 0 ||
+  if (a.n_prompt < 0 || a.n_gen < 0 || a.repetitions < 1 || a.depth < 0 || a.concurrency < 1 ||
       (a.n_prompt == 0 && a.n_gen == 0)) {
-    std::fprintf(stderr, "error: bench needs -p >= 0, -n >= 0 (not both 0), -d >= 0 and -r >= 1\n");
+    std::fprintf(
+        stderr, "error: bench needs -p >= 0, -n >= 0 (not both 0), -d >= 0, -r >= 1 and -c >= 1\n");
     return 1;
   }
   if (a.output != "md" && a.output != "json") {
@@ -194,6 +305,13 @@ int RunBench(const BenchArgs& a) {
   }
   if (!ConvertWeightsOrReport(*m, a.compute.dtype, a.compute.threads)) return 1;
   Compute compute = MakeCompute(*m, a.compute);
+  if (a.concurrency > 1) {
+    if (a.n_prompt < 1) {
+      std::fprintf(stderr, "error: -c needs -p >= 1 (each request needs a prompt)\n");
+      return 1;
+    }
+    return RunConcurrencyBench(a, *m, *compute.forward);
+  }
   const int32_t block = model::kDefaultKvBlockSize;
   Result<model::KvCache> kv = model::KvCache::Create(
       model::KvCacheShape::ForModel(m->config(), (n_ctx + block - 1) / block));
@@ -228,6 +346,7 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "-n,--n-gen", args->n_gen);
   AddDeclaredOption(*cmd, "-r,--repetitions", args->repetitions);
   AddDeclaredOption(*cmd, "-d,--n-depth", args->depth);
+  AddDeclaredOption(*cmd, "-c,--concurrency", args->concurrency);
   AddDeclaredOption(*cmd, "--output", args->output);
   AddComputeOptions(*cmd, args->compute);
   cmd->callback([args, exit_code] { *exit_code = RunBench(*args); });

@@ -89,6 +89,11 @@ constexpr OptionSpec kOptions[] = {
     {"-d,--n-depth", "", "0", "bench",
      "Context already in the KV cache before each test (as llama-bench -d): measures attention "
      "cost at long contexts, e.g. -n 128 -d 4096."},
+    {"-c,--concurrency", "", "1", "bench",
+     "Sequences generating at once through the engine's continuous batching: with N > 1 the "
+     "bench runs N requests of -p prompt and -n generated tokens together and reports the "
+     "aggregate decode tokens/s, time to first token and inter-token latency, beside the same "
+     "with one request."},
     {"--output", "", "md", "bench, kl-divergence", "Result format: md (a markdown table) or json."},
     {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench, kl-divergence",
      "Threads for the kernels, the calling thread included; 0: one per physical core."},

@@ -363,6 +363,13 @@ const UnpackedSuper* UnpackPanels(const std::byte* w, int64_t w_row_bytes, int64
     const std::byte* wp = w + p * panel::kRows * w_row_bytes;
     const int valid = static_cast<int>(std::min<int64_t>(panel::kRows, rows - p * panel::kRows));
     for (int64_t b = 0; b < nb; ++b) {
+      // The next panel's block with this one: with few activation rows (batched decode) this
+      // loop streams the weights from memory, like decode (prefetch.h).
+      for (int r = 0; r < panel::kRows; ++r) {
+        PrefetchLines(
+            wp + (panel::kRows + r) * w_row_bytes + b * static_cast<int64_t>(sizeof(WBlock)),
+            sizeof(WBlock));
+      }
       UnpackedSuper* u = &scratch[static_cast<size_t>(p * nb + b)];
       if (valid == panel::kRows) {
         UnpackSuper<WBlock, true>(wp, w_row_bytes, valid, b, u);

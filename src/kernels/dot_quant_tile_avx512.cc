@@ -34,6 +34,7 @@
 
 #include "kernels/dot_quant.h"
 #include "kernels/panel_avx512.h"
+#include "kernels/prefetch.h"
 #include "kernels/quant_blocks.h"
 
 namespace medassist::kernels {
@@ -208,6 +209,13 @@ const UnpackedBlock* UnpackPanels(const std::byte* w, int64_t w_row_bytes, int64
     const int valid = static_cast<int>(std::min<int64_t>(panel::kRows, rows - p * panel::kRows));
     UnpackedBlock* out = scratch.data() + p * nb;
     for (int64_t b = 0; b < nb; ++b) {
+      // The next panel's block with this one: with few activation rows (batched decode) this
+      // loop streams the weights from memory, like decode (prefetch.h).
+      for (int r = 0; r < panel::kRows; ++r) {
+        PrefetchLines(
+            wp + (panel::kRows + r) * w_row_bytes + b * static_cast<int64_t>(sizeof(WBlock)),
+            sizeof(WBlock));
+      }
       if (valid == panel::kRows) {
         LoadPanelQuants<WBlock, true>(wp, w_row_bytes, b, valid, &out[b].q);
         out[b].d = PanelScales<WBlock, true>(wp, w_row_bytes, b, valid);

@@ -39,7 +39,7 @@ struct EngineConfig {
 };
 
 struct GenerationRequest {
-  std::vector<int32_t> prompt;
+  std::vector<int32_t> prompt = {};
   SamplingParams sampling = {};
   int32_t max_new_tokens = 256;
   std::vector<int32_t> eos_ids = {};  // generating one ends the sequence (not reported as a token)
