@@ -382,5 +382,27 @@ TEST(BenchCliTest, MarkdownTableAndBadArguments) {
   EXPECT_NE(run.err.find("--output must be md or json"), std::string::npos) << run.err;
 }
 
+// -c N: the engine's continuous batching, one request and N requests side by side.
+TEST(BenchCliTest, ConcurrencyModeReportsOneAndNSequences) {
+  ProcessRun run = Medassist({"bench", "--model", Gguf(), "-p", "6", "-n", "5", "-c", "3",
+                              "--threads", "1", "--output", "json"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const nlohmann::json out = nlohmann::json::parse(run.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]["sequences"], 1);
+  EXPECT_EQ(out[1]["sequences"], 3);
+  for (const nlohmann::json& r : out) {
+    EXPECT_GT(r["decode_t_s"].get<double>(), 0.0);
+    EXPECT_GT(r["ttft_ms"].get<double>(), 0.0);
+    EXPECT_GT(r["itl_ms"].get<double>(), 0.0);
+  }
+  run = Medassist({"bench", "--model", Gguf(), "-p", "6", "-n", "1", "-c", "2"});
+  EXPECT_NE(run.code, 0);
+  EXPECT_NE(run.err.find("-c needs -n >= 2"), std::string::npos) << run.err;
+  run = Medassist({"bench", "--model", Gguf(), "-c", "0"});
+  EXPECT_NE(run.code, 0);
+  EXPECT_NE(run.err.find("-c >= 1"), std::string::npos) << run.err;
+}
+
 }  // namespace
 }  // namespace medassist::apps
