@@ -15,6 +15,8 @@ struct EngineCore::Sequence {
   int32_t n_computed = 0;            // positions whose K and V are in the cache
   int32_t n_generated = 0;
   std::vector<int32_t> blocks = {};
+  uint64_t chain_key = PrefixCache::kRoot;  // prefix-cache key after block n_offered - 1
+  int32_t n_offered = 0;                    // leading blocks the prefix cache has seen
   bool cancelled = false;
   bool done = false;  // finished: its blocks are back in the pool
 };
@@ -40,7 +42,8 @@ EngineCore::EngineCore(const model::Model& model, model::Forward* forward,
       forward_(forward),
       config_(config),
       kv_(std::move(kv)),
-      pool_(config.n_kv_blocks) {}
+      pool_(config.n_kv_blocks),
+      prefix_cache_(kv_.shape().block_size) {}
 
 EngineCore::EngineCore(EngineCore&&) noexcept = default;
 EngineCore& EngineCore::operator=(EngineCore&&) noexcept = default;
@@ -92,7 +95,10 @@ EngineStats EngineCore::stats() const {
   return {.waiting = static_cast<int32_t>(waiting_.size()),
           .running = static_cast<int32_t>(running_.size()),
           .kv_blocks_used = pool_.n_used(),
-          .kv_blocks_free = pool_.n_free()};
+          .kv_blocks_free = pool_.n_free(),
+          .prefix_cache_blocks = prefix_cache_.n_blocks(),
+          .prefix_hit_blocks = prefix_cache_.n_hit_blocks(),
+          .prefix_lookup_blocks = prefix_cache_.n_lookup_blocks()};
 }
 
 void EngineCore::Finish(Sequence& s, FinishReason reason, std::vector<TokenEvent>* events) {
@@ -104,11 +110,40 @@ void EngineCore::Finish(Sequence& s, FinishReason reason, std::vector<TokenEvent
 
 // Arrival order, no overtaking: a big request at the head waits for room rather than starve.
 void EngineCore::Admit() {
+  const int32_t block = kv_.shape().block_size;
   while (!waiting_.empty() && static_cast<int32_t>(running_.size()) < config_.max_running) {
     Sequence& s = *waiting_.front();
-    if (!pool_.Allocate(BlocksFor(s.request), &s.blocks)) return;
+    std::vector<int32_t> reused;
+    if (config_.prefix_cache) {
+      // Not the block of the last prompt token: that row must run to give the first logits.
+      const int32_t reusable = (static_cast<int32_t>(s.request.prompt.size()) - 1) / block;
+      reused = prefix_cache_.Match(pool_, s.request.prompt, reusable, &s.chain_key);
+    }
+    const int32_t need = BlocksFor(s.request) - static_cast<int32_t>(reused.size());
+    if (pool_.n_free() < need) prefix_cache_.Evict(pool_, need - pool_.n_free());
+    std::vector<int32_t> fresh;
+    if (!pool_.Allocate(need, &fresh)) {
+      pool_.Release(reused);
+      s.chain_key = PrefixCache::kRoot;
+      return;
+    }
+    s.blocks = std::move(reused);
+    s.n_offered = static_cast<int32_t>(s.blocks.size());
+    s.n_computed = s.n_offered * block;
+    s.blocks.insert(s.blocks.end(), fresh.begin(), fresh.end());
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
+  }
+}
+
+void EngineCore::OfferBlocks(Sequence& s) {
+  if (!config_.prefix_cache) return;
+  const int32_t block = kv_.shape().block_size;
+  while ((s.n_offered + 1) * block <= s.n_computed) {
+    const std::span<const int32_t> tokens(&s.tokens[static_cast<size_t>(s.n_offered * block)],
+                                          static_cast<size_t>(block));
+    prefix_cache_.Insert(pool_, tokens, s.blocks[static_cast<size_t>(s.n_offered)], &s.chain_key);
+    ++s.n_offered;
   }
 }
 
@@ -158,6 +193,7 @@ void EngineCore::SampleAndAdvance(std::vector<TokenEvent>* events) {
   for (const Fed& f : fed_) {
     Sequence& s = *f.seq;
     s.n_computed += f.n_rows;
+    OfferBlocks(s);  // before the sequence can finish and give its blocks back
     if (!f.logits) continue;
     const std::span<const float> row(&logits_[static_cast<size_t>(logit_row++ * vocab)],
                                      static_cast<size_t>(vocab));

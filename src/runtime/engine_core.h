@@ -12,7 +12,10 @@
 //
 // Memory: at admission a sequence gets all the blocks it can need (prompt + max_new_tokens, capped
 // at the context), so a running sequence never runs out; a request that does not fit waits, in
-// arrival order, and one that could never fit the cache is refused at Add.
+// arrival order, and one that could never fit the cache is refused at Add. The prefix cache
+// (prefix_cache.h) lends a new request the blocks of a prefix computed before (its prompt's full
+// blocks, but never the one holding its last token, which must run to give logits); blocks only
+// the cache holds are evicted, least recently used first, when an admission needs room.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +30,7 @@
 #include "model/model.h"
 #include "runtime/greedy_generator.h"  // FinishReason
 #include "runtime/kv_block_pool.h"
+#include "runtime/prefix_cache.h"
 #include "runtime/sampler.h"
 
 namespace medassist::runtime {
@@ -36,6 +40,7 @@ struct EngineConfig {
   int32_t context = 2048;          // most tokens one sequence holds (prompt + generated)
   int32_t max_batch_tokens = 256;  // rows per forward step: decode rows first, then prompt chunks
   int32_t max_running = 16;        // sequences admitted at once
+  bool prefix_cache = true;        // reuse the KV blocks of earlier requests' common prefixes
 };
 
 struct GenerationRequest {
@@ -57,6 +62,9 @@ struct TokenEvent {
 struct EngineStats {
   int32_t waiting = 0, running = 0;
   int32_t kv_blocks_used = 0, kv_blocks_free = 0;
+  int32_t prefix_cache_blocks = 0;   // blocks the prefix cache holds (some also in use)
+  int64_t prefix_hit_blocks = 0;     // prompt blocks found in the cache, since the start
+  int64_t prefix_lookup_blocks = 0;  // prompt blocks looked up, since the start
 };
 
 class EngineCore {
@@ -90,6 +98,8 @@ class EngineCore {
   int32_t BlocksFor(const GenerationRequest& r) const;
   void Finish(Sequence& s, FinishReason reason, std::vector<TokenEvent>* events);
   void Admit();
+  // Offers the sequence's newly completed blocks to the prefix cache.
+  void OfferBlocks(Sequence& s);
   void BuildBatch();
   void SampleAndAdvance(std::vector<TokenEvent>* events);
   Status RunForward();
@@ -99,6 +109,7 @@ class EngineCore {
   EngineConfig config_;
   model::KvCache kv_;
   KvBlockPool pool_;
+  PrefixCache prefix_cache_;
   int64_t next_id_ = 0;
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<std::unique_ptr<Sequence>> running_;

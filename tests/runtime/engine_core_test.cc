@@ -89,7 +89,8 @@ TEST(EngineCoreTest, RequestsTogetherGiveTheTokensEachGivesAlone) {
     EXPECT_EQ(together[id].tokens, alone[static_cast<size_t>(id)].tokens) << "request " << id;
     EXPECT_EQ(together[id].reason, FinishReason::kLength);
   }
-  EXPECT_EQ(e.stats().kv_blocks_used, 0);  // every block given back
+  // Every block given back, but those the prefix cache keeps for later requests.
+  EXPECT_EQ(e.stats().kv_blocks_used, e.stats().prefix_cache_blocks);
   // The sampled streams are not all alike (the test would be vacuous if the model were dead).
   EXPECT_NE(alone[0].tokens, alone[1].tokens);
 }
@@ -140,7 +141,38 @@ TEST(EngineCoreTest, AFullCacheMakesRequestsWaitThenFinish) {
   EXPECT_TRUE(rest[0].finished);
   EXPECT_TRUE(rest[1].finished);
   EXPECT_EQ(rest[1].tokens.size(), 20u);
-  EXPECT_EQ(e.stats().kv_blocks_free, 3);
+  EXPECT_EQ(e.stats().kv_blocks_free + e.stats().prefix_cache_blocks, 3);
+}
+
+// A prefix computed by an earlier request is reused: fewer rows computed, the same tokens as
+// a cold run; under pressure the cache gives its blocks back.
+TEST(EngineCoreTest, PrefixCacheHitsGiveTheColdRunsTokens) {
+  std::vector<int32_t> shared = Prompt(40, 30);  // 2 full blocks + 8
+  GenerationRequest a = Sampled(1, 31, 6), b = Sampled(1, 32, 6);
+  a.prompt = shared;
+  b.prompt = std::vector<int32_t>(shared.begin(), shared.begin() + 32);
+  for (int32_t t : Prompt(9, 33)) b.prompt.push_back(t);  // same 2 blocks, another tail
+  EngineCore cold = MakeEngine({.n_kv_blocks = 8, .context = 64, .prefix_cache = false});
+  const std::vector<int32_t> want = RunAll(cold, {{b}})[0].tokens;
+  EXPECT_EQ(cold.stats().prefix_cache_blocks, 0);
+
+  EngineCore warm = MakeEngine({.n_kv_blocks = 8, .context = 64});
+  RunAll(warm, {{a}});
+  EXPECT_EQ(warm.stats().prefix_cache_blocks, 2);  // a's 46 positions: 2 full blocks
+  std::map<int64_t, Outcome> got = RunAll(warm, {{b}});
+  EXPECT_EQ(got[1].tokens, want);
+  EXPECT_EQ(warm.stats().prefix_hit_blocks, 2);
+
+  // A request that needs every block evicts the cache's idle ones.
+  GenerationRequest big = Sampled(100, 34, 28);  // 128 positions: all 8 blocks
+  Result<EngineCore> small =
+      EngineCore::Create(SyntheticQwen2(), nullptr, {.n_kv_blocks = 8, .context = 128});
+  ASSERT_TRUE(small.ok());
+  RunAll(*small, {{a}});
+  ASSERT_GT(small->stats().prefix_cache_blocks, 0);
+  std::map<int64_t, Outcome> evicted = RunAll(*small, {{big}});
+  EXPECT_TRUE(evicted[1].finished);
+  EXPECT_EQ(evicted[1].tokens.size(), 28u);
 }
 
 TEST(EngineCoreTest, CancellationMidPrefillAndMidDecodeFreesTheBlocks) {
