@@ -238,6 +238,46 @@ Result<ConcurrencyResult> RunConcurrent(const model::Model& m, model::Forward& f
   return r;
 }
 
+// Time to first token of two requests one after the other that share their first n_prompt
+// tokens (a system prompt) and differ in 8 more: the second reuses the first's KV blocks.
+Result<std::pair<double, double>> SharedPrefixTtft(const model::Model& m, model::Forward& forward,
+                                                   int n_prompt) {
+  const int32_t block = model::kDefaultKvBlockSize;
+  const int32_t positions = n_prompt + 8 + 2;
+  ASSIGN_OR_RETURN(
+      runtime::EngineCore engine,
+      runtime::EngineCore::Create(m, &forward,
+                                  {.n_kv_blocks = 2 * ((positions + block - 1) / block),
+                                   .context = positions,
+                                   .max_batch_tokens = 512}));
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(m.config().vocab_size - 1));
+  std::vector<int32_t> shared;
+  for (int t = 0; t < n_prompt; ++t) shared.push_back(token(rng));
+  double ttft[2] = {0, 0};
+  for (double& t : ttft) {
+    runtime::GenerationRequest r{.prompt = shared, .max_new_tokens = 2};
+    for (int i = 0; i < 8; ++i) r.prompt.push_back(token(rng));
+    r.sampling.temperature = 0.0f;
+    const auto start = std::chrono::steady_clock::now();
+    RETURN_IF_ERROR(engine.Add(std::move(r)).status());
+    std::vector<runtime::TokenEvent> events;
+    bool first = false;
+    while (!engine.idle()) {
+      events.clear();
+      RETURN_IF_ERROR(engine.Step(&events));
+      for (const runtime::TokenEvent& e : events) {
+        if (e.has_token && !first) {
+          first = true;
+          t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count();
+        }
+      }
+    }
+  }
+  return std::pair<double, double>{ttft[0], ttft[1]};
+}
+
 int RunConcurrencyBench(const BenchArgs& a, const model::Model& m, model::Forward& forward) {
   if (a.n_gen < 2) {
     std::fprintf(stderr, "error: -c needs -n >= 2 (decode speed is measured between tokens)\n");
@@ -254,10 +294,16 @@ int RunConcurrencyBench(const BenchArgs& a, const model::Model& m, model::Forwar
     }
     results.push_back(*r);
   }
+  Result<std::pair<double, double>> prefix = SharedPrefixTtft(m, forward, a.n_prompt);
+  if (!prefix.ok()) {
+    std::fprintf(stderr, "error: %s\n", prefix.status().ToString().c_str());
+    return 1;
+  }
   if (a.output == "json") {
     nlohmann::json out = nlohmann::json::array();
     for (const ConcurrencyResult& r : results) {
       out.push_back({{"model", m.path()},
+                     {"test", "concurrent"},
                      {"sequences", r.n_sequences},
                      {"n_prompt", a.n_prompt},
                      {"n_gen", a.n_gen},
@@ -265,6 +311,11 @@ int RunConcurrencyBench(const BenchArgs& a, const model::Model& m, model::Forwar
                      {"ttft_ms", r.ttft_ms_mean},
                      {"itl_ms", r.itl_ms_mean}});
     }
+    out.push_back({{"model", m.path()},
+                   {"test", "shared-prefix"},
+                   {"n_prompt", a.n_prompt},
+                   {"ttft_first_ms", prefix->first},
+                   {"ttft_second_ms", prefix->second}});
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
@@ -278,6 +329,10 @@ int RunConcurrencyBench(const BenchArgs& a, const model::Model& m, model::Forwar
               results[0].decode_tokens_per_s > 0
                   ? results[1].decode_tokens_per_s / results[0].decode_tokens_per_s
                   : 0.0);
+  std::printf(
+      "shared %d-token prefix: time to first token %.1f ms cold, %.1f ms reusing it (%.0f%%)\n",
+      a.n_prompt, prefix->first, prefix->second,
+      prefix->first > 0 ? 100.0 * prefix->second / prefix->first : 0.0);
   return 0;
 }
 

@@ -93,7 +93,8 @@ constexpr OptionSpec kOptions[] = {
      "Sequences generating at once through the engine's continuous batching: with N > 1 the "
      "bench runs N requests of -p prompt and -n generated tokens together and reports the "
      "aggregate decode tokens/s, time to first token and inter-token latency, beside the same "
-     "with one request."},
+     "with one request, then the time to first token of two requests sharing their -p prompt "
+     "tokens (the second reuses the first's KV blocks through the prefix cache)."},
     {"--output", "", "md", "bench, kl-divergence", "Result format: md (a markdown table) or json."},
     {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench, kl-divergence",
      "Threads for the kernels, the calling thread included; 0: one per physical core."},

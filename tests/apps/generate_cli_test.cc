@@ -388,14 +388,17 @@ TEST(BenchCliTest, ConcurrencyModeReportsOneAndNSequences) {
                               "--threads", "1", "--output", "json"});
   ASSERT_EQ(run.code, 0) << run.err;
   const nlohmann::json out = nlohmann::json::parse(run.out);
-  ASSERT_EQ(out.size(), 2u);
+  ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0]["sequences"], 1);
   EXPECT_EQ(out[1]["sequences"], 3);
-  for (const nlohmann::json& r : out) {
-    EXPECT_GT(r["decode_t_s"].get<double>(), 0.0);
-    EXPECT_GT(r["ttft_ms"].get<double>(), 0.0);
-    EXPECT_GT(r["itl_ms"].get<double>(), 0.0);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_GT(out[i]["decode_t_s"].get<double>(), 0.0);
+    EXPECT_GT(out[i]["ttft_ms"].get<double>(), 0.0);
+    EXPECT_GT(out[i]["itl_ms"].get<double>(), 0.0);
   }
+  EXPECT_EQ(out[2]["test"], "shared-prefix");
+  EXPECT_GT(out[2]["ttft_first_ms"].get<double>(), 0.0);
+  EXPECT_GT(out[2]["ttft_second_ms"].get<double>(), 0.0);
   run = Medassist({"bench", "--model", Gguf(), "-p", "6", "-n", "1", "-c", "2"});
   EXPECT_NE(run.code, 0);
   EXPECT_NE(run.err.find("-c needs -n >= 2"), std::string::npos) << run.err;
