@@ -27,9 +27,10 @@ enum class FinishReason {
   kLength,     // max_new_tokens were generated
   kContext,    // prompt + generated tokens filled the context
   kCancelled,  // the cancel flag was set, or the token callback returned false
+  kError,      // the engine failed a step (a bug or a broken model file); see its log
 };
 
-// "eos", "length", "context", "cancelled".
+// "eos", "length", "context", "cancelled", "error".
 const char* FinishReasonName(FinishReason reason);
 
 struct GenerateOptions {

@@ -1,0 +1,90 @@
+// The engine thread (DESIGN §1): one thread owns the model and the EngineCore; other threads
+// (the server's HTTP workers) submit requests and read each request's events from its stream as
+// they are produced. Cancellation travels back along the stream: Cancel(), or dropping the last
+// reference to it (a client that went away), ends the request within one step.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Start(model, &forward, config));
+//   ASSIGN_OR_RETURN(std::shared_ptr<RequestStream> stream, engine->Submit(request));
+//   StreamEvent e;
+//   while (stream->Next(&e)) { if (e.has_token) ...; }   // false once the request has ended
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "runtime/engine_core.h"
+
+namespace medassist::runtime {
+
+using StreamEvent = TokenEvent;
+
+// One request's events, written by the engine thread, read by the submitter.
+class RequestStream {
+ public:
+  // Waits for the next event; false after the finishing event has been read.
+  bool Next(StreamEvent* event);
+  // Asks the engine to end the request (a kCancelled event follows, unless it ended already).
+  void Cancel() { cancel_requested_.store(true); }
+  int64_t id() const { return id_; }
+
+ private:
+  friend class Engine;
+  void Push(const StreamEvent& event);
+
+  int64_t id_ = -1;
+  std::atomic<bool> cancel_requested_{false};
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<StreamEvent> events_;
+  bool finished_read_ = false;
+};
+
+class Engine {
+ public:
+  // forward: the fast path, or nullptr for ForwardReference; both must outlive the engine.
+  static Result<std::unique_ptr<Engine>> Start(const model::Model& model, model::Forward* forward,
+                                               const EngineConfig& config);
+  // Stops the thread; requests still waiting or running end with kCancelled.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a request and returns its stream; the errors of EngineCore::Add (bad request, or one
+  // the KV cache could never hold) come back here, before any stream exists.
+  Result<std::shared_ptr<RequestStream>> Submit(GenerationRequest request);
+  // A snapshot, updated after every step.
+  EngineStats stats() const;
+
+ private:
+  explicit Engine(EngineCore core);
+  void Loop();
+  // Engine thread: adds the submissions, cancels abandoned or cancelled requests.
+  void TakeSubmissions();
+  void ApplyCancellations();
+  void Deliver(const std::vector<TokenEvent>& events);
+
+  struct Submission {
+    GenerationRequest request;
+    std::shared_ptr<RequestStream> stream;
+    std::promise<Status>* accepted;
+  };
+
+  EngineCore core_;                                      // engine thread only
+  std::vector<std::shared_ptr<RequestStream>> streams_;  // engine thread only: live requests
+
+  mutable std::mutex mutex_;  // guards the members below
+  std::condition_variable wake_;
+  std::deque<Submission> submissions_;
+  bool stopping_ = false;
+  EngineStats stats_;
+
+  std::thread thread_;
+};
+
+}  // namespace medassist::runtime
