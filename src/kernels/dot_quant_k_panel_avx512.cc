@@ -350,36 +350,15 @@ void UnpackSuper(const std::byte* w, int64_t w_row_bytes, int valid_rows, int64_
   }
 }
 
-// Per thread, grown on demand: a steady prefill allocates nothing.
+// panel::UnpackTile's unpacker: one super-block of a panel.
 template <typename WBlock>
-const UnpackedSuper* UnpackPanels(const std::byte* w, int64_t w_row_bytes, int64_t rows,
-                                  int64_t nb) {
-  static thread_local std::vector<UnpackedSuper> scratch;
-  const int64_t panels = (rows + panel::kRows - 1) / panel::kRows;
-  if (static_cast<int64_t>(scratch.size()) < panels * nb) {
-    scratch.resize(static_cast<size_t>(panels * nb));
+struct SuperUnpacker {
+  int64_t w_row_bytes;
+  template <bool kFull>
+  void Block(const std::byte* w, int valid_rows, int64_t b, UnpackedSuper* out) const {
+    UnpackSuper<WBlock, kFull>(w, w_row_bytes, valid_rows, b, out);
   }
-  for (int64_t p = 0; p < panels; ++p) {
-    const std::byte* wp = w + p * panel::kRows * w_row_bytes;
-    const int valid = static_cast<int>(std::min<int64_t>(panel::kRows, rows - p * panel::kRows));
-    for (int64_t b = 0; b < nb; ++b) {
-      // The next panel's block with this one: with few activation rows (batched decode) this
-      // loop streams the weights from memory, like decode (prefetch.h).
-      for (int r = 0; r < panel::kRows; ++r) {
-        PrefetchLines(
-            wp + (panel::kRows + r) * w_row_bytes + b * static_cast<int64_t>(sizeof(WBlock)),
-            sizeof(WBlock));
-      }
-      UnpackedSuper* u = &scratch[static_cast<size_t>(p * nb + b)];
-      if (valid == panel::kRows) {
-        UnpackSuper<WBlock, true>(wp, w_row_bytes, valid, b, u);
-      } else {
-        UnpackSuper<WBlock, false>(wp, w_row_bytes, valid, b, u);
-      }
-    }
-  }
-  return scratch.data();
-}
+};
 
 // A column group's super-block b, block-major: every column's quants at fixed offsets.
 struct GroupSuper {
@@ -512,7 +491,8 @@ void TileK(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int6
   const auto* wb = static_cast<const std::byte*>(w);
   const auto* xb = static_cast<const std::byte*>(x);
   if (n_x > 1) {
-    const UnpackedSuper* unpacked = UnpackPanels<WBlock>(wb, w_row_bytes, rows, nb);
+    const UnpackedSuper* unpacked = panel::UnpackTile<UnpackedSuper>(
+        wb, w_row_bytes, rows, nb, sizeof(WBlock), SuperUnpacker<WBlock>{w_row_bytes});
     for (int64_t c = 0; c < n_x; c += kGroupCols) {
       const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
       const GroupSuper* group = PrepareGroupSuper<WBlock>(xb + c * x_stride, x_stride, cols, nb);

@@ -34,7 +34,6 @@
 
 #include "kernels/dot_quant.h"
 #include "kernels/panel_avx512.h"
-#include "kernels/prefetch.h"
 #include "kernels/quant_blocks.h"
 
 namespace medassist::kernels {
@@ -193,40 +192,16 @@ struct PanelKernel {
   }
 };
 
-// Every block of the tile's panels unpacked once per call, then read by every column group (a
-// column group redoing the 16-row transpose spent as long on it as on the arithmetic). Per
-// thread, grown on demand, so a steady prefill allocates nothing.
+// panel::UnpackTile's unpacker: the quants and scales of one block of a panel.
 template <typename WBlock>
-const UnpackedBlock* UnpackPanels(const std::byte* w, int64_t w_row_bytes, int64_t rows,
-                                  int64_t nb) {
-  static thread_local std::vector<UnpackedBlock> scratch;
-  const int64_t panels = (rows + panel::kRows - 1) / panel::kRows;
-  if (static_cast<int64_t>(scratch.size()) < panels * nb) {
-    scratch.resize(static_cast<size_t>(panels * nb));
+struct BlockUnpacker {
+  int64_t w_row_bytes;
+  template <bool kFull>
+  void Block(const std::byte* w, int valid_rows, int64_t b, UnpackedBlock* out) const {
+    LoadPanelQuants<WBlock, kFull>(w, w_row_bytes, b, valid_rows, &out->q);
+    out->d = PanelScales<WBlock, kFull>(w, w_row_bytes, b, valid_rows);
   }
-  for (int64_t p = 0; p < panels; ++p) {
-    const std::byte* wp = w + p * panel::kRows * w_row_bytes;
-    const int valid = static_cast<int>(std::min<int64_t>(panel::kRows, rows - p * panel::kRows));
-    UnpackedBlock* out = scratch.data() + p * nb;
-    for (int64_t b = 0; b < nb; ++b) {
-      // The next panel's block with this one: with few activation rows (batched decode) this
-      // loop streams the weights from memory, like decode (prefetch.h).
-      for (int r = 0; r < panel::kRows; ++r) {
-        PrefetchLines(
-            wp + (panel::kRows + r) * w_row_bytes + b * static_cast<int64_t>(sizeof(WBlock)),
-            sizeof(WBlock));
-      }
-      if (valid == panel::kRows) {
-        LoadPanelQuants<WBlock, true>(wp, w_row_bytes, b, valid, &out[b].q);
-        out[b].d = PanelScales<WBlock, true>(wp, w_row_bytes, b, valid);
-      } else {
-        LoadPanelQuants<WBlock, false>(wp, w_row_bytes, b, valid, &out[b].q);
-        out[b].d = PanelScales<WBlock, false>(wp, w_row_bytes, b, valid);
-      }
-    }
-  }
-  return scratch.data();
-}
+};
 
 // y[c * y_stride + r] = dot(w row r, x row c) for r < rows, c < n_x.
 template <typename WBlock>
@@ -235,7 +210,8 @@ void Tile(const void* w, int64_t w_row_bytes, int64_t rows, const void* x, int64
   const int64_t nb = n / 32;
   const auto* wb = static_cast<const std::byte*>(w);
   const auto* xb = static_cast<const std::byte*>(x);
-  const UnpackedBlock* unpacked = UnpackPanels<WBlock>(wb, w_row_bytes, rows, nb);
+  const UnpackedBlock* unpacked = panel::UnpackTile<UnpackedBlock>(
+      wb, w_row_bytes, rows, nb, sizeof(WBlock), BlockUnpacker<WBlock>{w_row_bytes});
   for (int64_t c = 0; c < n_x; c += kGroupCols) {
     const int cols = static_cast<int>(std::min<int64_t>(kGroupCols, n_x - c));
     const ActivationGroup group = PrepareGroup<WBlock>(xb + c * x_stride, x_stride, cols, nb);

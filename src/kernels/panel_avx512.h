@@ -8,11 +8,14 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/dot_quant.h"
+#include "kernels/prefetch.h"
 
 #define MEDASSIST_PANEL_INLINE static inline __attribute__((always_inline))
 
@@ -156,6 +159,39 @@ static void RunColumnGroup(const Kernel& kernel, const std::byte* w, int64_t w_r
   if (r < rows) {
     kernel.template Panel<kMaxCols, false>(w + r * w_row_bytes, static_cast<int>(rows - r), y + r);
   }
+}
+
+// Every block of a tile's panels unpacked once per call, for every column group to read (a column
+// group redoing the 16-row transpose spent as long on it as on the arithmetic):
+// unpack.template Block<kFull>(panel_w, valid_rows, b, &out) fills out for block b (of
+// block_bytes per row) of the panel at panel_w. Returns [panel][block], in a per-thread buffer
+// grown on demand (a steady prefill allocates nothing). With few activation rows (batched decode)
+// this streams the weights from memory like decode, so the next panel's block is prefetched with
+// each one (prefetch.h).
+template <typename Unpacked, typename Unpack>
+static const Unpacked* UnpackTile(const std::byte* w, int64_t w_row_bytes, int64_t rows,
+                                  int64_t n_blocks, int64_t block_bytes, const Unpack& unpack) {
+  static thread_local std::vector<Unpacked> scratch;
+  const int64_t panels = (rows + kRows - 1) / kRows;
+  if (static_cast<int64_t>(scratch.size()) < panels * n_blocks) {
+    scratch.resize(static_cast<size_t>(panels * n_blocks));
+  }
+  for (int64_t p = 0; p < panels; ++p) {
+    const std::byte* wp = w + p * kRows * w_row_bytes;
+    const int valid = static_cast<int>(std::min<int64_t>(kRows, rows - p * kRows));
+    Unpacked* out = scratch.data() + p * n_blocks;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      for (int r = 0; r < kRows; ++r) {
+        PrefetchLines(wp + (kRows + r) * w_row_bytes + b * block_bytes, block_bytes);
+      }
+      if (valid == kRows) {
+        unpack.template Block<true>(wp, valid, b, &out[b]);
+      } else {
+        unpack.template Block<false>(wp, valid, b, &out[b]);
+      }
+    }
+  }
+  return scratch.data();
 }
 
 }  // namespace medassist::kernels::panel
