@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "runtime/sampling_defaults.h"
 
 namespace medassist::apps {
 namespace {
@@ -191,6 +192,11 @@ std::string ConfigurationMarkdown() {
     md << "| `" << o.flag << "` | " << cell(o.env) << " | " << cell(o.default_value) << " | "
        << o.commands << " | " << EscapeCell(o.help) << " |\n";
   }
+  md << "\n## Sampling defaults\n\n"
+     << "Each sampling value of a request comes from the first of these that sets it (the local "
+        "engine and the remote backends resolve requests the same way, "
+        "`runtime/sampling_defaults.h`):\n\n"
+     << runtime::kSamplingDefaultsTable;
   return md.str();
 }
 
