@@ -33,6 +33,8 @@ const char* FinishReasonName(FinishReason reason) {
       return "cancelled";
     case FinishReason::kError:
       return "error";
+    case FinishReason::kStop:
+      return "stop";
   }
   return "unknown";
 }

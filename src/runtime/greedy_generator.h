@@ -28,9 +28,10 @@ enum class FinishReason {
   kContext,    // prompt + generated tokens filled the context
   kCancelled,  // the cancel flag was set, or the token callback returned false
   kError,      // the engine failed a step (a bug or a broken model file); see its log
+  kStop,       // a stop string completed (TextStream); OpenAI's finish_reason "stop", as kEos
 };
 
-// "eos", "length", "context", "cancelled", "error".
+// "eos", "length", "context", "cancelled", "error", "stop".
 const char* FinishReasonName(FinishReason reason);
 
 struct GenerateOptions {

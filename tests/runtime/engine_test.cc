@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "model/synthetic_qwen2.h"
+#include "runtime/text_stream.h"
 
 namespace medassist::runtime {
 namespace {
@@ -114,6 +115,43 @@ TEST(EngineTest, ShutdownEndsLiveRequests) {
   FinishReason reason = FinishReason::kLength;
   Drain(*s, &reason);
   EXPECT_EQ(reason, FinishReason::kCancelled);
+}
+
+// Text out of the engine: the whole text without stops, then a stop string taken from the middle
+// of it (across a token boundary) cuts the text just before it, with finish reason kStop.
+TEST(EngineTest, TextStreamCutsAtAStopStringSpanningTokens) {
+  Result<tokenizer::Tokenizer> tok = tokenizer::Tokenizer::Load(MEDASSIST_TOKENIZER_ASSETS_DIR);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  Result<std::unique_ptr<Engine>> engine = Engine::Start(SyntheticQwen2(), nullptr, kConfig);
+  ASSERT_TRUE(engine.ok());
+  const GenerationRequest request = Request(9, 12, 24);
+  const auto run = [&](std::vector<std::string> stops, FinishReason* reason,
+                       std::vector<std::string>* pieces) {
+    Result<std::shared_ptr<RequestStream>> s = (*engine)->Submit(request);
+    EXPECT_TRUE(s.ok());
+    TextStream text(*s, *tok, std::move(stops));
+    std::string all;
+    TextEvent e;
+    while (text.Next(&e)) {
+      all += e.text;
+      if (pieces != nullptr && e.has_token) pieces->push_back(e.text);
+      if (e.finished) *reason = e.reason;
+    }
+    return all;
+  };
+  FinishReason reason = FinishReason::kError;
+  std::vector<std::string> pieces;
+  const std::string full = run({}, &reason, &pieces);
+  EXPECT_EQ(reason, FinishReason::kLength);
+  // A stop string from the end of one token's text to the start of a later one's.
+  size_t at = 0, k = 0;
+  while (k + 2 < pieces.size() && pieces[k].size() < 2) at += pieces[k++].size();
+  ASSERT_LT(k + 2, pieces.size()) << "too few multi-byte pieces in: " << full;
+  const size_t start = at + pieces[k].size() - 1;
+  const std::string stop = full.substr(start, 1 + pieces[k + 1].size() + 1);
+  const std::string cut = run({stop}, &reason, nullptr);
+  EXPECT_EQ(reason, FinishReason::kStop);
+  EXPECT_EQ(cut, full.substr(0, full.find(stop)));
 }
 
 }  // namespace
