@@ -50,7 +50,8 @@ Result<std::shared_ptr<RequestStream>> Engine::Submit(GenerationRequest request)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return Internal("the engine is stopping");
-    submissions_.push_back({std::move(request), stream, &accepted});
+    submissions_.push_back(
+        {std::move(request), stream, &accepted, std::chrono::steady_clock::now()});
   }
   wake_.notify_all();
   RETURN_IF_ERROR(result.get());  // the engine thread ran EngineCore::Add
@@ -59,7 +60,12 @@ Result<std::shared_ptr<RequestStream>> Engine::Submit(GenerationRequest request)
 
 EngineStats Engine::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  return metrics_.engine;
+}
+
+EngineMetrics Engine::metrics() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return metrics_;
 }
 
 void Engine::TakeSubmissions() {
@@ -73,6 +79,7 @@ void Engine::TakeSubmissions() {
     if (id.ok()) {
       s.stream->id_ = *id;
       streams_.push_back(s.stream);
+      timing_[*id] = Timing{.submitted = s.submitted};
       s.accepted->set_value(Status::Ok());
     } else {
       s.accepted->set_value(id.status());
@@ -88,7 +95,24 @@ void Engine::ApplyCancellations() {
 }
 
 void Engine::Deliver(const std::vector<TokenEvent>& events) {
+  const auto now = std::chrono::steady_clock::now();
   for (const TokenEvent& e : events) {
+    if (e.has_token) {
+      Timing& t = timing_[e.id];
+      const auto since = t.has_token ? t.last_token : t.submitted;
+      const double seconds = std::chrono::duration<double>(now - since).count();
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (t.has_token) {
+        metrics_.itl_seconds_sum += seconds;
+        ++metrics_.itl_count;
+      } else {
+        metrics_.ttft_seconds_sum += seconds;
+        ++metrics_.ttft_count;
+      }
+      t.has_token = true;
+      t.last_token = now;
+    }
+    if (e.finished) timing_.erase(e.id);
     const auto it = std::find_if(streams_.begin(), streams_.end(),
                                  [&](const auto& s) { return s->id_ == e.id; });
     if (it == streams_.end()) continue;
@@ -120,7 +144,7 @@ void Engine::Loop() {
     }
     Deliver(events);
     std::lock_guard<std::mutex> lock(mutex_);
-    stats_ = core_.stats();
+    metrics_.engine = core_.stats();
   }
   // Stopping: every live request ends.
   {

@@ -10,12 +10,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/engine_core.h"
@@ -45,6 +47,15 @@ class RequestStream {
   bool finished_read_ = false;
 };
 
+// What the server exports (Prometheus-style sums and counts, so it can show rates and means).
+struct EngineMetrics {
+  EngineStats engine;
+  double ttft_seconds_sum = 0;  // submission to first token
+  int64_t ttft_count = 0;
+  double itl_seconds_sum = 0;  // between consecutive tokens of one request
+  int64_t itl_count = 0;
+};
+
 class Engine {
  public:
   // forward: the fast path, or nullptr for ForwardReference; both must outlive the engine.
@@ -60,6 +71,7 @@ class Engine {
   Result<std::shared_ptr<RequestStream>> Submit(GenerationRequest request);
   // A snapshot, updated after every step.
   EngineStats stats() const;
+  EngineMetrics metrics() const;
 
  private:
   explicit Engine(EngineCore core);
@@ -73,16 +85,23 @@ class Engine {
     GenerationRequest request;
     std::shared_ptr<RequestStream> stream;
     std::promise<Status>* accepted;
+    std::chrono::steady_clock::time_point submitted;
+  };
+  // Engine thread: when each live request was submitted and last produced a token.
+  struct Timing {
+    std::chrono::steady_clock::time_point submitted = {}, last_token = {};
+    bool has_token = false;
   };
 
   EngineCore core_;                                      // engine thread only
   std::vector<std::shared_ptr<RequestStream>> streams_;  // engine thread only: live requests
+  std::unordered_map<int64_t, Timing> timing_;           // engine thread only
 
   mutable std::mutex mutex_;  // guards the members below
   std::condition_variable wake_;
   std::deque<Submission> submissions_;
   bool stopping_ = false;
-  EngineStats stats_;
+  EngineMetrics metrics_;
 
   std::thread thread_;
 };

@@ -1,6 +1,7 @@
 #include "runtime/engine_core.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "model/forward_reference.h"
@@ -20,6 +21,14 @@ struct EngineCore::Sequence {
   bool cancelled = false;
   bool done = false;  // finished: its blocks are back in the pool
 };
+
+int32_t KvBlocksForBudget(const formats::ModelConfig& config, int64_t budget_bytes) {
+  const int64_t block_bytes =
+      model::KvCacheShape::ForModel(config, 1).block_floats() * static_cast<int64_t>(sizeof(float));
+  if (budget_bytes <= 0 || block_bytes <= 0) return 0;
+  return static_cast<int32_t>(
+      std::min<int64_t>(budget_bytes / block_bytes, std::numeric_limits<int32_t>::max()));
+}
 
 Result<EngineCore> EngineCore::Create(const model::Model& model, model::Forward* forward,
                                       const EngineConfig& config) {
@@ -98,14 +107,21 @@ EngineStats EngineCore::stats() const {
           .kv_blocks_free = pool_.n_free(),
           .prefix_cache_blocks = prefix_cache_.n_blocks(),
           .prefix_hit_blocks = prefix_cache_.n_hit_blocks(),
-          .prefix_lookup_blocks = prefix_cache_.n_lookup_blocks()};
+          .prefix_lookup_blocks = prefix_cache_.n_lookup_blocks(),
+          .prompt_tokens = prompt_tokens_,
+          .prompt_tokens_computed = prompt_tokens_computed_,
+          .generated_tokens = generated_tokens_};
 }
 
 void EngineCore::Finish(Sequence& s, FinishReason reason, std::vector<TokenEvent>* events) {
   pool_.Release(s.blocks);
   s.blocks.clear();
   s.done = true;
-  events->push_back({.id = s.id, .finished = true, .reason = reason});
+  events->push_back({.id = s.id,
+                     .finished = true,
+                     .reason = reason,
+                     .n_prompt_tokens = static_cast<int32_t>(s.request.prompt.size()),
+                     .n_generated_tokens = s.n_generated});
 }
 
 // Arrival order, no overtaking: a big request at the head waits for room rather than starve.
@@ -130,6 +146,8 @@ void EngineCore::Admit() {
     s.blocks = std::move(reused);
     s.n_offered = static_cast<int32_t>(s.blocks.size());
     s.n_computed = s.n_offered * block;
+    prompt_tokens_ += static_cast<int64_t>(s.request.prompt.size());
+    prompt_tokens_computed_ += static_cast<int64_t>(s.request.prompt.size()) - s.n_computed;
     s.blocks.insert(s.blocks.end(), fresh.begin(), fresh.end());
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
@@ -206,6 +224,7 @@ void EngineCore::SampleAndAdvance(std::vector<TokenEvent>* events) {
     s.tokens.push_back(t.id);
     s.sampler.Accept(t.id);
     ++s.n_generated;
+    ++generated_tokens_;
     events->push_back({.id = s.id, .has_token = true, .token = t});
     if (s.n_generated >= s.request.max_new_tokens) {
       Finish(s, FinishReason::kLength, events);

@@ -57,15 +57,25 @@ struct TokenEvent {
   SampledToken token = {};
   bool finished = false;
   FinishReason reason = FinishReason::kLength;
+  // On the finishing event: the request's token counts (OpenAI's usage).
+  int32_t n_prompt_tokens = 0;
+  int32_t n_generated_tokens = 0;
 };
 
 struct EngineStats {
   int32_t waiting = 0, running = 0;
   int32_t kv_blocks_used = 0, kv_blocks_free = 0;
-  int32_t prefix_cache_blocks = 0;   // blocks the prefix cache holds (some also in use)
-  int64_t prefix_hit_blocks = 0;     // prompt blocks found in the cache, since the start
-  int64_t prefix_lookup_blocks = 0;  // prompt blocks looked up, since the start
+  int32_t prefix_cache_blocks = 0;     // blocks the prefix cache holds (some also in use)
+  int64_t prefix_hit_blocks = 0;       // prompt blocks found in the cache, since the start
+  int64_t prefix_lookup_blocks = 0;    // prompt blocks looked up, since the start
+  int64_t prompt_tokens = 0;           // of admitted requests, since the start
+  int64_t prompt_tokens_computed = 0;  // of those, run through the model (the rest reused)
+  int64_t generated_tokens = 0;        // since the start
 };
+
+// The number of KV blocks a memory budget holds for this model (F32 keys and values of every
+// layer, kDefaultKvBlockSize positions a block); at least 0.
+int32_t KvBlocksForBudget(const formats::ModelConfig& config, int64_t budget_bytes);
 
 class EngineCore {
  public:
@@ -111,6 +121,7 @@ class EngineCore {
   KvBlockPool pool_;
   PrefixCache prefix_cache_;
   int64_t next_id_ = 0;
+  int64_t prompt_tokens_ = 0, prompt_tokens_computed_ = 0, generated_tokens_ = 0;
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<std::unique_ptr<Sequence>> running_;
   // The step being built: the batch, which running sequences it feeds and how many rows each.

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <map>
 
 #include "core/thread_pool.h"
@@ -30,8 +31,10 @@ EngineCore MakeEngine(EngineConfig config) {
 
 struct Outcome {
   std::vector<int32_t> tokens;
+  std::vector<float> logprobs;
   FinishReason reason = FinishReason::kLength;
   bool finished = false;
+  int32_t n_prompt = 0, n_generated = 0;
 };
 
 // Runs until idle; arrivals[i] is added before step i (later ones at the end of the list).
@@ -53,8 +56,13 @@ std::map<int64_t, Outcome> RunAll(EngineCore& e,
     for (const TokenEvent& ev : events) {
       Outcome& o = out[ev.id];
       EXPECT_FALSE(o.finished) << "event after the end of request " << ev.id;
-      if (ev.has_token) o.tokens.push_back(ev.token.id);
-      if (ev.finished) o.finished = true, o.reason = ev.reason;
+      if (ev.has_token) o.tokens.push_back(ev.token.id), o.logprobs.push_back(ev.token.logprob);
+      if (ev.finished) {
+        o.finished = true;
+        o.reason = ev.reason;
+        o.n_prompt = ev.n_prompt_tokens;
+        o.n_generated = ev.n_generated_tokens;
+      }
     }
   }
   return out;
@@ -88,7 +96,11 @@ TEST(EngineCoreTest, RequestsTogetherGiveTheTokensEachGivesAlone) {
   for (int64_t id = 0; id < 3; ++id) {
     EXPECT_EQ(together[id].tokens, alone[static_cast<size_t>(id)].tokens) << "request " << id;
     EXPECT_EQ(together[id].reason, FinishReason::kLength);
+    EXPECT_EQ(together[id].n_prompt, static_cast<int32_t>(requests[id].prompt.size()));
+    EXPECT_EQ(together[id].n_generated, requests[id].max_new_tokens);
   }
+  EXPECT_EQ(e.stats().prompt_tokens, 5 + 23 + 40);
+  EXPECT_EQ(e.stats().generated_tokens, 12 + 9 + 14);
   // Every block given back, but those the prefix cache keeps for later requests.
   EXPECT_EQ(e.stats().kv_blocks_used, e.stats().prefix_cache_blocks);
   // The sampled streams are not all alike (the test would be vacuous if the model were dead).
@@ -149,11 +161,13 @@ TEST(EngineCoreTest, AFullCacheMakesRequestsWaitThenFinish) {
 TEST(EngineCoreTest, PrefixCacheHitsGiveTheColdRunsTokens) {
   std::vector<int32_t> shared = Prompt(40, 30);  // 2 full blocks + 8
   GenerationRequest a = Sampled(1, 31, 6), b = Sampled(1, 32, 6);
+  b.sampling.logprobs = true;  // the raw logprobs of each token: a function of the logits
   a.prompt = shared;
   b.prompt = std::vector<int32_t>(shared.begin(), shared.begin() + 32);
   for (int32_t t : Prompt(9, 33)) b.prompt.push_back(t);  // same 2 blocks, another tail
   EngineCore cold = MakeEngine({.n_kv_blocks = 8, .context = 64, .prefix_cache = false});
-  const std::vector<int32_t> want = RunAll(cold, {{b}})[0].tokens;
+  const Outcome want_outcome = RunAll(cold, {{b}})[0];
+  const std::vector<int32_t> want = want_outcome.tokens;
   EXPECT_EQ(cold.stats().prefix_cache_blocks, 0);
 
   EngineCore warm = MakeEngine({.n_kv_blocks = 8, .context = 64});
@@ -161,7 +175,12 @@ TEST(EngineCoreTest, PrefixCacheHitsGiveTheColdRunsTokens) {
   EXPECT_EQ(warm.stats().prefix_cache_blocks, 2);  // a's 46 positions: 2 full blocks
   std::map<int64_t, Outcome> got = RunAll(warm, {{b}});
   EXPECT_EQ(got[1].tokens, want);
+  ASSERT_EQ(got[1].logprobs.size(), want_outcome.logprobs.size());
+  EXPECT_EQ(std::memcmp(got[1].logprobs.data(), want_outcome.logprobs.data(),
+                        sizeof(float) * want_outcome.logprobs.size()),
+            0);  // bit for bit
   EXPECT_EQ(warm.stats().prefix_hit_blocks, 2);
+  EXPECT_EQ(warm.stats().prompt_tokens_computed, 40 + (41 - 32));
 
   // A request that needs every block evicts the cache's idle ones.
   GenerationRequest big = Sampled(100, 34, 28);  // 128 positions: all 8 blocks
@@ -238,6 +257,14 @@ TEST(EngineCoreTest, BadRequestsAreRefusedAtAdd) {
             StatusCode::kResourceExhausted);
   EXPECT_TRUE(e.idle());
   EXPECT_FALSE(EngineCore::Create(SyntheticQwen2(), nullptr, {.n_kv_blocks = 0}).ok());
+}
+
+TEST(EngineCoreTest, KvBudgetInBlocks) {
+  const formats::ModelConfig& c = SyntheticQwen2().config();
+  const int64_t block_bytes = model::KvCacheShape::ForModel(c, 1).block_floats() * 4;
+  EXPECT_EQ(KvBlocksForBudget(c, 10 * block_bytes + block_bytes / 2), 10);
+  EXPECT_EQ(KvBlocksForBudget(c, block_bytes - 1), 0);
+  EXPECT_EQ(KvBlocksForBudget(c, -5), 0);
 }
 
 TEST(EngineCoreTest, ZeroNewTokensFinishesAtOnce) {

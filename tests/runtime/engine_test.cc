@@ -70,6 +70,12 @@ TEST(EngineTest, ConcurrentSubmittersGetTheirOwnTokens) {
     EXPECT_EQ(got[i], Alone(requests[i])) << "request " << i;
     EXPECT_EQ(reasons[i], FinishReason::kLength);
   }
+  const EngineMetrics m = (*engine)->metrics();
+  EXPECT_EQ(m.ttft_count, 3);
+  EXPECT_EQ(m.itl_count, (10 - 1) + (6 - 1) + (12 - 1));
+  EXPECT_GT(m.ttft_seconds_sum, 0.0);
+  EXPECT_GT(m.itl_seconds_sum, 0.0);
+  EXPECT_EQ(m.engine.generated_tokens, 10 + 6 + 12);
 }
 
 TEST(EngineTest, BadRequestsAreRefusedAtSubmit) {
