@@ -464,15 +464,18 @@ struct PanelKernel {
   const ActivationGroup& g;
   int64_t w_row_bytes, y_stride;
   // Decode reads each weight once, from memory: fetch the next panel's block b with this one's
-  // (prefetch.h). Prefill reuses a panel across columns from cache and does not need it.
+  // (prefetch.h), into L2 only: 16 rows ahead is 18 KB and more, and into L1 it pushed out the
+  // lines in use (3B Q4_K_M decode 9.0 -> 10.0 t/s with the L2 hint). Prefill reuses a panel
+  // across columns from cache and does not need it.
   bool prefetch_next_panel;
   template <int C, bool kFull>
   void Panel(const std::byte* w, int valid_rows, float* y) const {
     panel::RunPanel<C, kFull>(g.nb, valid_rows, y, y_stride, [&](int64_t b, __m512* acc) {
       if (prefetch_next_panel) {
         const std::byte* next = w + panel::kRows * w_row_bytes + b * sizeof(WBlock);
-        for (int r = 0; r < panel::kRows; ++r)
-          PrefetchLines(next + r * w_row_bytes, sizeof(WBlock));
+        for (int r = 0; r < panel::kRows; ++r) {
+          PrefetchLinesL2(next + r * w_row_bytes, sizeof(WBlock));
+        }
       }
       if constexpr (std::is_same_v<WBlock, BlockQ4_K>) {
         SuperBlock<C, kFull>(w, w_row_bytes, valid_rows, g, b, acc);
