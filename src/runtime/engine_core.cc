@@ -106,8 +106,8 @@ EngineStats EngineCore::stats() const {
           .kv_blocks_used = pool_.n_used(),
           .kv_blocks_free = pool_.n_free(),
           .prefix_cache_blocks = prefix_cache_.n_blocks(),
-          .prefix_hit_blocks = prefix_cache_.n_hit_blocks(),
-          .prefix_lookup_blocks = prefix_cache_.n_lookup_blocks(),
+          .prefix_hit_blocks = prefix_hit_blocks_,
+          .prefix_lookup_blocks = prefix_lookup_blocks_,
           .prompt_tokens = prompt_tokens_,
           .prompt_tokens_computed = prompt_tokens_computed_,
           .generated_tokens = generated_tokens_};
@@ -130,11 +130,10 @@ void EngineCore::Admit() {
   while (!waiting_.empty() && static_cast<int32_t>(running_.size()) < config_.max_running) {
     Sequence& s = *waiting_.front();
     std::vector<int32_t> reused;
-    if (config_.prefix_cache) {
-      // Not the block of the last prompt token: that row must run to give the first logits.
-      const int32_t reusable = (static_cast<int32_t>(s.request.prompt.size()) - 1) / block;
-      reused = prefix_cache_.Match(pool_, s.request.prompt, reusable, &s.chain_key);
-    }
+    // Not the block of the last prompt token: that row must run to give the first logits.
+    const int32_t reusable =
+        config_.prefix_cache ? (static_cast<int32_t>(s.request.prompt.size()) - 1) / block : 0;
+    if (reusable > 0) reused = prefix_cache_.Match(pool_, s.request.prompt, reusable, &s.chain_key);
     const int32_t need = BlocksFor(s.request) - static_cast<int32_t>(reused.size());
     if (pool_.n_free() < need) prefix_cache_.Evict(pool_, need - pool_.n_free());
     std::vector<int32_t> fresh;
@@ -146,6 +145,8 @@ void EngineCore::Admit() {
     s.blocks = std::move(reused);
     s.n_offered = static_cast<int32_t>(s.blocks.size());
     s.n_computed = s.n_offered * block;
+    prefix_lookup_blocks_ += reusable;  // counted once per admitted request, not per attempt
+    prefix_hit_blocks_ += s.n_offered;
     prompt_tokens_ += static_cast<int64_t>(s.request.prompt.size());
     prompt_tokens_computed_ += static_cast<int64_t>(s.request.prompt.size()) - s.n_computed;
     s.blocks.insert(s.blocks.end(), fresh.begin(), fresh.end());

@@ -122,6 +122,7 @@ class EngineCore {
   PrefixCache prefix_cache_;
   int64_t next_id_ = 0;
   int64_t prompt_tokens_ = 0, prompt_tokens_computed_ = 0, generated_tokens_ = 0;
+  int64_t prefix_hit_blocks_ = 0, prefix_lookup_blocks_ = 0;
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<std::unique_ptr<Sequence>> running_;
   // The step being built: the batch, which running sequences it feeds and how many rows each.

@@ -24,7 +24,6 @@ std::vector<int32_t> PrefixCache::Match(KvBlockPool& pool, std::span<const int32
   uint64_t key = kRoot;
   const int32_t full = static_cast<int32_t>(tokens.size()) / block_size_;
   const int32_t n = std::min(full, max_blocks);
-  n_lookup_blocks_ += std::max(n, 0);
   for (int32_t i = 0; i < n; ++i) {
     const std::span<const int32_t> block_tokens =
         tokens.subspan(static_cast<size_t>(i) * block_size_, static_cast<size_t>(block_size_));
@@ -40,7 +39,6 @@ std::vector<int32_t> PrefixCache::Match(KvBlockPool& pool, std::span<const int32
     blocks.push_back(it->second.block);
     key = next;
   }
-  n_hit_blocks_ += static_cast<int64_t>(blocks.size());
   *chain_key = key;
   return blocks;
 }

@@ -39,8 +39,6 @@ class PrefixCache {
   int32_t Evict(KvBlockPool& pool, int32_t n);
 
   int32_t n_blocks() const { return static_cast<int32_t>(entries_.size()); }
-  int64_t n_hit_blocks() const { return n_hit_blocks_; }
-  int64_t n_lookup_blocks() const { return n_lookup_blocks_; }
 
  private:
   struct Entry {
@@ -54,7 +52,6 @@ class PrefixCache {
   int32_t block_size_;
   std::unordered_map<uint64_t, Entry> entries_;
   uint64_t clock_ = 0;
-  int64_t n_hit_blocks_ = 0, n_lookup_blocks_ = 0;
 };
 
 }  // namespace medassist::runtime

@@ -154,6 +154,8 @@ TEST(EngineCoreTest, AFullCacheMakesRequestsWaitThenFinish) {
   EXPECT_TRUE(rest[1].finished);
   EXPECT_EQ(rest[1].tokens.size(), 20u);
   EXPECT_EQ(e.stats().kv_blocks_free + e.stats().prefix_cache_blocks, 3);
+  // The second request tried to get in at every step while waiting; its lookup counts once.
+  EXPECT_EQ(e.stats().prefix_lookup_blocks, 1 + 1);
 }
 
 // A prefix computed by an earlier request is reused: fewer rows computed, the same tokens as
@@ -180,6 +182,7 @@ TEST(EngineCoreTest, PrefixCacheHitsGiveTheColdRunsTokens) {
                         sizeof(float) * want_outcome.logprobs.size()),
             0);  // bit for bit
   EXPECT_EQ(warm.stats().prefix_hit_blocks, 2);
+  EXPECT_EQ(warm.stats().prefix_lookup_blocks, 2 + 2);  // (40 - 1) / 16 and (41 - 1) / 16
   EXPECT_EQ(warm.stats().prompt_tokens_computed, 40 + (41 - 32));
 
   // A request that needs every block evicts the cache's idle ones.
