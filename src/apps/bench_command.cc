@@ -181,6 +181,14 @@ struct ConcurrencyResult {
   double itl_ms_mean = 0;          // between consecutive tokens of one sequence
 };
 
+// n random token ids of the model's vocabulary.
+std::vector<int32_t> RandomPrompt(std::mt19937& rng, int n, int64_t vocab_size) {
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(vocab_size - 1));
+  std::vector<int32_t> ids;
+  for (int i = 0; i < n; ++i) ids.push_back(token(rng));
+  return ids;
+}
+
 // Submits n requests at once (random prompts of n_prompt tokens, greedy, n_gen tokens, no EOS)
 // and steps the engine until all finish, timing every token.
 Result<ConcurrencyResult> RunConcurrent(const model::Model& m, model::Forward& forward, int n,
@@ -194,12 +202,11 @@ Result<ConcurrencyResult> RunConcurrent(const model::Model& m, model::Forward& f
                                                 .max_batch_tokens = std::max(512, n),
                                                 .max_running = n}));
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(m.config().vocab_size - 1));
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
   for (int i = 0; i < n; ++i) {
-    runtime::GenerationRequest r{.max_new_tokens = n_gen};
-    for (int t = 0; t < n_prompt; ++t) r.prompt.push_back(token(rng));
+    runtime::GenerationRequest r{.prompt = RandomPrompt(rng, n_prompt, m.config().vocab_size),
+                                 .max_new_tokens = n_gen};
     r.sampling.temperature = 0.0f;
     RETURN_IF_ERROR(engine.Add(std::move(r)).status());
   }
@@ -251,13 +258,11 @@ Result<std::pair<double, double>> SharedPrefixTtft(const model::Model& m, model:
                                    .context = positions,
                                    .max_batch_tokens = 512}));
   std::mt19937 rng(11);
-  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(m.config().vocab_size - 1));
-  std::vector<int32_t> shared;
-  for (int t = 0; t < n_prompt; ++t) shared.push_back(token(rng));
+  const std::vector<int32_t> shared = RandomPrompt(rng, n_prompt, m.config().vocab_size);
   double ttft[2] = {0, 0};
   for (double& t : ttft) {
     runtime::GenerationRequest r{.prompt = shared, .max_new_tokens = 2};
-    for (int i = 0; i < 8; ++i) r.prompt.push_back(token(rng));
+    for (int32_t id : RandomPrompt(rng, 8, m.config().vocab_size)) r.prompt.push_back(id);
     r.sampling.temperature = 0.0f;
     const auto start = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(engine.Add(std::move(r)).status());
