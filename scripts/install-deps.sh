@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project builds and tests with. Idempotent and fast when everything
-# is already there: apt-get runs only for packages that are missing. Run as root (or with sudo).
+# Installs the Debian packages the project builds and tests with, then the npm packages of web/ (Swagger
+# UI, embedded in the binary for /docs; the OpenAI client the server tests use). Idempotent and fast when
+# everything is already there: apt-get runs only for packages that are missing, npm only when
+# web/package-lock.json is newer than what web/node_modules holds. Run as root (or with sudo).
 set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Build tools and libraries (see docs/architecture.md for which layer uses which).
 PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git ca-certificates
   nlohmann-json3-dev libpcre2-dev libutf8proc-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  libcpp-httplib-dev libcurl4-openssl-dev
 )
 
 missing=()
@@ -15,15 +20,29 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+# node and npm are checked as commands, not packages: a NodeSource nodejs already ships npm.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+  echo "install-deps: all ${#PACKAGES[@]} packages and node/npm present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# web/node_modules: npm writes node_modules/.package-lock.json on every install, so a lock file newer
+# than it means the pinned versions changed. Under sudo, npm runs as the calling user so that the
+# checkout does not end up owned by root. --ignore-scripts: none of the packages needs one.
+lock="$ROOT/web/package-lock.json"
+installed="$ROOT/web/node_modules/.package-lock.json"
+if [[ ! -f "$installed" || "$lock" -nt "$installed" ]]; then
+  echo "install-deps: npm ci --prefix web"
+  as_user=()
+  if [[ -n "${SUDO_USER:-}" && "${SUDO_USER}" != root ]]; then as_user=(sudo -u "$SUDO_USER"); fi
+  "${as_user[@]}" npm ci --prefix "$ROOT/web" --no-audit --no-fund --ignore-scripts --loglevel=error
+fi

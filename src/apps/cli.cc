@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "apps/bench_command.h"
+#include "apps/serve_command.h"
 #include "apps/chat_command.h"
 #include "apps/export_gguf_command.h"
 #include "apps/generate_command.h"
@@ -40,6 +41,7 @@ int RunCli(int argc, char** argv) {
   AddLogitsCommand(app, &exit_code);
   AddBenchCommand(app, &exit_code);
   AddKlDivergenceCommand(app, &exit_code);
+  AddServeCommand(app, &exit_code);
   // Logging must be set up before any subcommand runs: parse_complete_callback runs after
   // parsing and before the subcommands' callbacks.
   app.parse_complete_callback([&] {

@@ -13,7 +13,7 @@ constexpr OptionSpec kOptions[] = {
     {"--log-level", "MEDASSIST_LOG_LEVEL", "info", "all",
      "Log level: trace, debug, info, warn, error or off. Logs go to stderr."},
     {"--tokenizer", "MEDASSIST_TOKENIZER", "",
-     "tokenize, detokenize, tokenize-bench, export-gguf, quantize, generate, chat",
+     "tokenize, detokenize, tokenize-bench, export-gguf, quantize, generate, chat, serve",
      "Tokenizer to load: a model folder (tokenizer.json, or vocab.json + merges.txt, with "
      "tokenizer_config.json), a tokenizer.json file, or a .gguf file. export-gguf, quantize, "
      "generate and chat default to the model's own (its folder, or the .gguf file)."},
@@ -42,7 +42,7 @@ constexpr OptionSpec kOptions[] = {
      "Comma-separated token ids run as one prompt, e.g. 1,403,407; logits are printed for every "
      "position."},
     {"--dtype", "", "bf16", "synth-model", "Weight type of model.safetensors: bf16 or f32."},
-    {"--dtype", "", "keep", "generate, chat, logits, bench",
+    {"--dtype", "", "keep", "generate, chat, logits, bench, serve",
      "Convert the weight matrices after loading (quantize on load): keep (as stored), f32, f16, "
      "bf16, q8_0, q4_0, q4_k (Q4_K wherever the rows are whole 256-element blocks) or q4_k_m "
      "(llama.cpp's mix, as `quantize --type Q4_K_M` writes it). Norms and biases are not "
@@ -74,7 +74,7 @@ constexpr OptionSpec kOptions[] = {
      "Text to continue. Without --chat it is encoded as is (with BOS when the tokenizer adds one; "
      "empty: start from BOS alone); with --chat it is one user message."},
     {"--max-tokens", "", "256", "generate, chat", "Most tokens generated for one reply."},
-    {"--context", "", "4096", "generate, chat",
+    {"--context", "MEDASSIST_CONTEXT", "4096", "generate, chat, serve",
      "Tokens (prompt and reply) the KV cache holds; capped at the model's "
      "max_position_embeddings. A chat conversation that outgrows it must be /reset."},
     {"--chat", "", "off", "generate",
@@ -97,11 +97,50 @@ constexpr OptionSpec kOptions[] = {
      "with one request, then the time to first token of two requests sharing their -p prompt "
      "tokens (the second reuses the first's KV blocks through the prefix cache)."},
     {"--output", "", "md", "bench, kl-divergence", "Result format: md (a markdown table) or json."},
-    {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench, kl-divergence",
+    {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench, kl-divergence, serve",
      "Threads for the kernels, the calling thread included; 0: one per physical core."},
     {"--reference", "", "off", "generate, chat, bench",
      "Run the scalar F32 reference forward pass instead of the fast kernels (slow; the oracle "
      "the fast path is tested against)."},
+    {"--host", "HOST", "0.0.0.0", "serve", "Address the HTTP server listens on."},
+    {"--port", "PORT", "8000", "serve", "TCP port of the HTTP server (0: any free port)."},
+    {"--api-key", "API_KEY", "", "serve",
+     "Key clients must send as `Authorization: Bearer KEY` or `X-API-Key: KEY` on every route "
+     "but /, /health and the API docs. Empty: the API is open (a warning is logged)."},
+    {"--model", "MODEL", "diyorarti/med-mixed-merged", "serve",
+     "Model to serve: a Hugging Face folder, a .gguf file, or a repo id ORG/NAME[@REVISION] in the "
+     "Hugging Face cache. The default is the original fine-tune; offline, "
+     "assets/demo/stories260K.gguf is a tiny demo model (it tells children's stories, it knows no "
+     "medicine)."},
+    {"--model-name", "MODEL_NAME", "", "serve",
+     "Name /v1/models lists and answers carry when a request names none (default: --model)."},
+    {"--backend", "BACKEND", "", "serve",
+     "local (run the model here) or remote (forward to HF_ENDPOINT_URL; not in this build yet). "
+     "Empty: remote when HF_ENDPOINT_URL is set, else local."},
+    {"--kv-cache-mib", "MEDASSIST_KV_CACHE_MIB", "1024", "serve",
+     "Memory for the KV cache of all running requests, in MiB; a request that does not fit waits."},
+    {"--max-batch-tokens", "MEDASSIST_MAX_BATCH_TOKENS", "256", "serve",
+     "Tokens per forward step: every running decode plus chunks of prompts being read."},
+    {"--max-running", "MEDASSIST_MAX_RUNNING", "16", "serve", "Sequences generating at once."},
+    {"--max-pending", "MEDASSIST_MAX_PENDING", "256", "serve",
+     "Requests running or waiting at once; more get 503 with Retry-After."},
+    {"--system-prompt", "SYSTEM_PROMPT", "", "serve",
+     "System message for conversations that have none (default: the chat template's own)."},
+    {"--reasoning-markers", "MEDASSIST_REASONING_MARKERS", "medical-o1", "serve",
+     "How chat answers are split into reasoning_content and content: a preset (medical-o1: "
+     "\"## Thinking\" ... \"## Final Response\"; brief: \"Reasoning (brief):\" ... \"Final "
+     "answer:\"; none) or \"OPEN|CLOSE\"."},
+    {"--strict-model-names", "MEDASSIST_STRICT_MODEL_NAMES", "off", "serve",
+     "Answer a request naming another model than --model-name with 404 model_not_found (by "
+     "default any name is accepted and echoed back)."},
+    {"--cors-origins", "CORS_ORIGINS", "", "serve",
+     "Comma-separated origins allowed to call the API from a browser (\"*\": any); empty: none."},
+    {"--max-body-mib", "MEDASSIST_MAX_BODY_MIB", "8", "serve",
+     "Largest request body in MiB; larger ones get 413."},
+    {"--http-threads", "MEDASSIST_HTTP_THREADS", "256", "serve",
+     "Connections served at once (each open stream holds one thread)."},
+    {"--shutdown-timeout", "MEDASSIST_SHUTDOWN_TIMEOUT", "30", "serve",
+     "On SIGTERM / SIGINT: seconds to let requests in flight finish before cancelling them."},
     {"--base", "", "", "kl-divergence",
      "The reference model (a .gguf file, folder or cached repo id), normally the F32 or BF16 "
      "original of --model; both must share one tokenizer."},

@@ -16,6 +16,18 @@ bool RequestStream::Next(StreamEvent* event) {
   return true;
 }
 
+StreamWait RequestStream::NextFor(StreamEvent* event, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (finished_read_) return StreamWait::kEnded;
+  if (!ready_.wait_for(lock, timeout, [&] { return !events_.empty(); })) {
+    return StreamWait::kTimeout;
+  }
+  *event = events_.front();
+  events_.pop_front();
+  finished_read_ = event->finished;
+  return StreamWait::kEvent;
+}
+
 void RequestStream::Push(const StreamEvent& event) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

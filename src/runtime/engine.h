@@ -26,11 +26,17 @@ namespace medassist::runtime {
 
 using StreamEvent = TokenEvent;
 
+// What a timed wait on a stream found.
+enum class StreamWait { kEvent, kTimeout, kEnded };
+
 // One request's events, written by the engine thread, read by the submitter.
 class RequestStream {
  public:
   // Waits for the next event; false after the finishing event has been read.
   bool Next(StreamEvent* event);
+  // Waits at most timeout: kEvent (event set), kTimeout, or kEnded (the finishing event was read
+  // before). Lets a server send keep-alives and notice a client gone while it waits.
+  StreamWait NextFor(StreamEvent* event, std::chrono::milliseconds timeout);
   // Asks the engine to end the request (a kCancelled event follows, unless it ended already).
   void Cancel() { cancel_requested_.store(true); }
   int64_t id() const { return id_; }

@@ -13,6 +13,21 @@ bool TextStream::Next(TextEvent* event) {
     done_ = true;
     return false;
   }
+  Convert(e, event);
+  return true;
+}
+
+StreamWait TextStream::NextFor(TextEvent* event, std::chrono::milliseconds timeout) {
+  if (done_) return StreamWait::kEnded;
+  StreamEvent e;
+  StreamWait got = stream_->NextFor(&e, timeout);
+  if (got == StreamWait::kEnded) done_ = true;
+  if (got != StreamWait::kEvent) return got;
+  Convert(e, event);
+  return StreamWait::kEvent;
+}
+
+void TextStream::Convert(const StreamEvent& e, TextEvent* event) {
   *event = TextEvent{.has_token = e.has_token, .token = e.token};
   if (e.has_token) {
     StopMatcher::Step step = stop_.Feed(decoder_.Add(e.token.id));
@@ -22,7 +37,7 @@ bool TextStream::Next(TextEvent* event) {
       event->finished = true;
       event->reason = FinishReason::kStop;
       done_ = true;
-      return true;
+      return;
     }
   }
   if (e.finished) {
@@ -34,7 +49,6 @@ bool TextStream::Next(TextEvent* event) {
     if (!step.stopped) event->text += stop_.Flush();
     done_ = true;
   }
-  return true;
 }
 
 }  // namespace medassist::runtime

@@ -34,12 +34,16 @@ class TextStream {
              std::vector<std::string> stops);
   // The next event; false after the finishing one.
   bool Next(TextEvent* event);
+  // The same with a deadline (RequestStream::NextFor): kEnded after the finishing event.
+  StreamWait NextFor(TextEvent* event, std::chrono::milliseconds timeout);
 
  private:
   std::shared_ptr<RequestStream> stream_;
   tokenizer::StreamingDecoder decoder_;
   StopMatcher stop_;
   bool done_ = false;
+  // The event of one engine event (e) through the decoder and the stop matcher.
+  void Convert(const StreamEvent& e, TextEvent* event);
 };
 
 }  // namespace medassist::runtime

@@ -1,0 +1,194 @@
+#include "apps/serve_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "apps/generation_session.h"
+#include "apps/options.h"
+#include "runtime/engine_core.h"
+#include "server/local_backend.h"
+#include "server/server.h"
+
+namespace medassist::apps {
+namespace {
+
+constexpr const char* kDefaultModel = "diyorarti/med-mixed-merged";
+
+struct ServeArgs {
+  std::string host, api_key, model, model_name, tokenizer, system_prompt, reasoning, cors, backend;
+  int port = 8000, context = 0, kv_cache_mib = 0, max_batch_tokens = 0, max_running = 0;
+  int max_pending = 0, http_threads = 0, max_body_mib = 0, shutdown_seconds = 0;
+  bool strict_model_names = false;
+  ComputeArgs compute;
+};
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// The remote backend (HF_ENDPOINT_URL) comes with its own issue; until then say so clearly.
+bool CheckBackendChoice(const ServeArgs& a) {
+  const char* endpoint = std::getenv("HF_ENDPOINT_URL");
+  bool remote = a.backend == "remote" || (a.backend.empty() && endpoint != nullptr && *endpoint);
+  if (a.backend != "" && a.backend != "local" && a.backend != "remote") {
+    spdlog::error("--backend must be local or remote; got '{}'", a.backend);
+    return false;
+  }
+  if (remote) {
+    spdlog::error(
+        "the remote backend (forwarding to HF_ENDPOINT_URL) is not part of this build yet; unset "
+        "HF_ENDPOINT_URL or set BACKEND=local to serve the model in this process");
+    return false;
+  }
+  return true;
+}
+
+std::optional<server::ServerOptions> MakeServerOptions(const ServeArgs& a) {
+  Result<assistant::ReasoningMarkers> markers = assistant::ParseReasoningMarkers(a.reasoning);
+  if (!markers.ok()) {
+    spdlog::error("--reasoning-markers: {}", markers.status().message());
+    return std::nullopt;
+  }
+  if (a.port < 0 || a.port > 65535 || a.max_body_mib < 1 || a.http_threads < 4) {
+    spdlog::error("--port must be 0..65535, --max-body-mib >= 1 and --http-threads >= 4");
+    return std::nullopt;
+  }
+  server::ServerOptions o;
+  o.host = a.host;
+  o.port = a.port;
+  o.api_key = a.api_key;
+  o.model_name = a.model_name.empty() ? a.model : a.model_name;
+  o.strict_model_names = a.strict_model_names;
+  o.cors_origins = SplitCommas(a.cors);
+  o.max_body_bytes = static_cast<size_t>(a.max_body_mib) << 20;
+  o.http_threads = a.http_threads;
+  o.reasoning = *markers;
+  return o;
+}
+
+// Loads the model and starts the engine; nullptr after logging why not.
+std::shared_ptr<server::Backend> LoadBackend(const ServeArgs& a) {
+  std::optional<runtime::LoadedModel> m = LoadModelOrReport(a.model, a.tokenizer);
+  if (!m) {
+    if (a.model == kDefaultModel) {
+      spdlog::error(
+          "the default model {} is not in the Hugging Face cache. Pass --model (or "
+          "MODEL=) a model folder, a .gguf file or a cached repo id; for an offline demo "
+          "try --model assets/demo/stories260K.gguf",
+          kDefaultModel);
+    }
+    return nullptr;
+  }
+  if (!ConvertWeightsOrReport(m->model, a.compute.dtype, a.compute.threads)) return nullptr;
+  auto pool = std::make_unique<ThreadPool>(a.compute.threads > 0 ? a.compute.threads
+                                                                 : DefaultThreadCount());
+  spdlog::info("compute: {} on {} threads", kernels::IsaName(kernels::BestIsa()),
+               pool->n_threads());
+  const int64_t kv_bytes = static_cast<int64_t>(a.kv_cache_mib) << 20;
+  server::LocalBackendOptions options{
+      .engine = {.n_kv_blocks = runtime::KvBlocksForBudget(m->model.config(), kv_bytes),
+                 .context = a.context,
+                 .max_batch_tokens = a.max_batch_tokens,
+                 .max_running = a.max_running},
+      .max_pending = a.max_pending,
+      .system_prompt = a.system_prompt};
+  spdlog::info("KV cache: {} MiB, {} blocks", a.kv_cache_mib, options.engine.n_kv_blocks);
+  Result<std::unique_ptr<server::LocalBackend>> b = server::LocalBackend::Create(
+      std::move(*m), std::move(pool), model::Forward::Options{}, options);
+  if (!b.ok()) {
+    spdlog::error("cannot start the engine: {}", b.status().message());
+    return nullptr;
+  }
+  return std::shared_ptr<server::Backend>(std::move(b).value());
+}
+
+int RunServe(const ServeArgs& a) {
+  if (!CheckBackendChoice(a)) return 1;
+  std::optional<server::ServerOptions> options = MakeServerOptions(a);
+  if (!options) return 1;
+  // SIGTERM / SIGINT are taken by one thread with sigwait: blocked here, before any other thread
+  // starts, so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  server::ApiServer api(*options);
+  if (Status s = api.Bind(); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
+  }
+  if (options->api_key.empty()) {
+    spdlog::warn(
+        "no API key configured (--api-key / API_KEY): the API is open to anyone who can "
+        "reach {}:{}",
+        options->host, api.port());
+  }
+  spdlog::info("listening on http://{}:{} (docs at /docs); loading {}", options->host, api.port(),
+               a.model);
+  std::thread http([&] { api.Serve(); });
+  std::thread stopper([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: draining for up to {} s", sig, a.shutdown_seconds);
+    api.Shutdown(std::chrono::seconds(a.shutdown_seconds));
+  });
+  int code = 0;
+  if (std::shared_ptr<server::Backend> backend = LoadBackend(a)) {
+    api.SetBackend(backend);
+    spdlog::info("ready: serving {} as '{}', context {} tokens", a.model, options->model_name,
+                 backend->context_length());
+  } else {
+    code = 1;
+    pthread_kill(stopper.native_handle(), SIGTERM);
+  }
+  http.join();
+  stopper.join();
+  spdlog::info("server stopped");
+  return code;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Serve the HTTP API (/v1/chat/completions, /v1/generate, ...) on the local engine");
+  AddDeclaredOption(*cmd, "--host", args->host);
+  AddDeclaredOption(*cmd, "--port", args->port);
+  AddDeclaredOption(*cmd, "--api-key", args->api_key);
+  AddDeclaredOption(*cmd, "--model", args->model);
+  AddDeclaredOption(*cmd, "--model-name", args->model_name);
+  AddDeclaredOption(*cmd, "--tokenizer", args->tokenizer);
+  AddDeclaredOption(*cmd, "--backend", args->backend);
+  AddDeclaredOption(*cmd, "--context", args->context);
+  AddDeclaredOption(*cmd, "--kv-cache-mib", args->kv_cache_mib);
+  AddDeclaredOption(*cmd, "--max-batch-tokens", args->max_batch_tokens);
+  AddDeclaredOption(*cmd, "--max-running", args->max_running);
+  AddDeclaredOption(*cmd, "--max-pending", args->max_pending);
+  AddDeclaredOption(*cmd, "--system-prompt", args->system_prompt);
+  AddDeclaredOption(*cmd, "--reasoning-markers", args->reasoning);
+  AddDeclaredFlag(*cmd, "--strict-model-names", args->strict_model_names);
+  AddDeclaredOption(*cmd, "--cors-origins", args->cors);
+  AddDeclaredOption(*cmd, "--max-body-mib", args->max_body_mib);
+  AddDeclaredOption(*cmd, "--http-threads", args->http_threads);
+  AddDeclaredOption(*cmd, "--shutdown-timeout", args->shutdown_seconds);
+  AddDeclaredOption(*cmd, "--threads", args->compute.threads);
+  AddDtypeOption(*cmd, args->compute.dtype);
+  cmd->callback([args, exit_code] { *exit_code = RunServe(*args); });
+}
+
+}  // namespace medassist::apps
