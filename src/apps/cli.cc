@@ -10,6 +10,7 @@
 #include "apps/export_gguf_command.h"
 #include "apps/generate_command.h"
 #include "apps/kl_divergence_command.h"
+#include "apps/load_command.h"
 #include "apps/logits_command.h"
 #include "apps/options.h"
 #include "apps/quantize_command.h"
@@ -42,6 +43,7 @@ int RunCli(int argc, char** argv) {
   AddBenchCommand(app, &exit_code);
   AddKlDivergenceCommand(app, &exit_code);
   AddServeCommand(app, &exit_code);
+  AddLoadCommand(app, &exit_code);
   // Logging must be set up before any subcommand runs: parse_complete_callback runs after
   // parsing and before the subcommands' callbacks.
   app.parse_complete_callback([&] {

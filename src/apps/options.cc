@@ -96,7 +96,8 @@ constexpr OptionSpec kOptions[] = {
      "aggregate decode tokens/s, time to first token and inter-token latency, beside the same "
      "with one request, then the time to first token of two requests sharing their -p prompt "
      "tokens (the second reuses the first's KV blocks through the prefix cache)."},
-    {"--output", "", "md", "bench, kl-divergence", "Result format: md (a markdown table) or json."},
+    {"--output", "", "md", "bench, kl-divergence, load",
+     "Result format: md (a markdown table) or json."},
     {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench, kl-divergence, serve",
      "Threads for the kernels, the calling thread included; 0: one per physical core."},
     {"--reference", "", "off", "generate, chat, bench",
@@ -153,6 +154,23 @@ constexpr OptionSpec kOptions[] = {
      "the predictions of its second half are scored."},
     {"--chunks", "", "0", "kl-divergence",
      "Most chunks scored, from the start of the text; 0: every whole chunk."},
+    {"--url", "", "http://127.0.0.1:8000", "load",
+     "Server to load: http://HOST:PORT[/PREFIX] of any OpenAI-compatible API (ours, llama.cpp's "
+     "llama-server, ...); requests go to PREFIX/v1/chat/completions."},
+    {"--api-key", "", "", "load", "Key sent as `Authorization: Bearer KEY` (empty: none)."},
+    {"--clients", "", "16", "load",
+     "Closed-loop clients, each on its own keep-alive connection: a client sends its next "
+     "streaming chat request as soon as the last one ends."},
+    {"--duration", "", "30", "load",
+     "Seconds during which clients start new requests; requests in flight then run to their end "
+     "and are counted (tokens/s is over the whole time)."},
+    {"--max-tokens", "", "64", "load",
+     "max_tokens of each request. Answers may end earlier on EOS; tokens are counted from the "
+     "server's usage.completion_tokens."},
+    {"--prompt-tokens", "", "200", "load",
+     "Length of each unique user prompt, in short common words (about one token each with a "
+     "BPE vocabulary like Qwen2.5's), after a short system prompt shared by all requests. The "
+     "report gives the server's own count (usage.prompt_tokens)."},
 };
 
 void FillOption(CLI::Option* opt, const OptionSpec& spec) {

@@ -62,12 +62,18 @@ class ScriptedStream : public BackendStream {
       ended_ = true;
       return WaitResult::kEvent;
     }
-    if (delay_ms_ > 0) {
-      if (timeout.count() < delay_ms_) {
+    if (delay_ms_ > 0) {  // each chunk is ready delay_ms after the previous one was read
+      auto now = std::chrono::steady_clock::now();
+      if (!waiting_) {
+        ready_at_ = now + std::chrono::milliseconds(delay_ms_);
+        waiting_ = true;
+      }
+      if (ready_at_ - now > timeout) {
         std::this_thread::sleep_for(timeout);
         return WaitResult::kTimeout;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+      std::this_thread::sleep_until(ready_at_);
+      waiting_ = false;
     }
     *event = BackendEvent{};
     if (next_ < chunks_.size()) {
@@ -100,6 +106,8 @@ class ScriptedStream : public BackendStream {
   int delay_ms_;
   size_t next_ = 0;
   bool ended_ = false, cancelled_ = false;
+  bool waiting_ = false;
+  std::chrono::steady_clock::time_point ready_at_;
 };
 
 Response Convert(const httplib::Result& r) {

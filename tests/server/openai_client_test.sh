@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs openai_client_test.mjs (the official `openai` npm client) against a real server:
+#   openai_client_test.sh <medassist binary> <repo root>
+# starts `medassist serve` with stories260K on a free loopback port and an API key, waits for
+# /health, runs the client test, then stops the server with SIGTERM and checks it exits 0.
+# Exit 0: pass; 77: skipped (no node, or web/node_modules without openai: run
+# scripts/install-deps.sh); anything else: fail.
+set -u
+
+medassist="${1:?usage: openai_client_test.sh <medassist binary> <repo root>}"
+root="${2:?usage: openai_client_test.sh <medassist binary> <repo root>}"
+model="$root/assets/demo/stories260K.gguf"
+api_key="test-key"
+
+if ! command -v node >/dev/null; then
+  echo "skipped: node is not installed (scripts/install-deps.sh installs nodejs)"
+  exit 77
+fi
+if [[ ! -f "$root/web/node_modules/openai/package.json" ]]; then
+  echo "skipped: $root/web/node_modules/openai is missing (run scripts/install-deps.sh)"
+  exit 77
+fi
+[[ -x "$medassist" ]] || { echo "FAIL: $medassist is not an executable"; exit 1; }
+[[ -f "$model" ]] || { echo "FAIL: $model is missing"; exit 1; }
+
+log="$(mktemp)"
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid"; fi
+  rm -f "$log"
+}
+trap cleanup EXIT
+
+# Waits up to 20 s for GET /health to answer 200; fails early if the server exits.
+wait_healthy() {
+  local url="$1" pid="$2"
+  for _ in $(seq 1 80); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    if node -e "fetch(process.argv[1]).then(r => process.exit(r.status === 200 ? 0 : 1),
+                                           () => process.exit(1))" "$url/health"; then
+      return 0
+    fi
+    sleep 0.25
+  done
+  return 1
+}
+
+# A free port (the kernel's choice); another process may take it before the server binds, so
+# try a few.
+for attempt in 1 2 3; do
+  port="$(node -e "const s = require('net').createServer();
+                   s.listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")"
+  url="http://127.0.0.1:$port"
+  "$medassist" serve --model "$model" --host 127.0.0.1 --port "$port" --api-key "$api_key" \
+    >"$log" 2>&1 &
+  server_pid=$!
+  if wait_healthy "$url" "$server_pid"; then break; fi
+  kill -KILL "$server_pid" 2>/dev/null
+  wait "$server_pid" 2>/dev/null
+  server_pid=""
+  echo "server did not become healthy on port $port (attempt $attempt); its log:"
+  cat "$log"
+done
+[[ -n "$server_pid" ]] || { echo "FAIL: the server never became healthy"; exit 1; }
+
+MEDASSIST_URL="$url" MEDASSIST_API_KEY="$api_key" MEDASSIST_MODEL="$model" \
+  node "$root/tests/server/openai_client_test.mjs"
+node_status=$?
+
+# SIGTERM drains and stops the server; it must exit 0 within 30 s.
+kill -TERM "$server_pid"
+for _ in $(seq 1 120); do
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.25
+done
+if kill -0 "$server_pid" 2>/dev/null; then
+  echo "FAIL: the server did not exit within 30 s of SIGTERM; its log:"
+  cat "$log"
+  exit 1
+fi
+wait "$server_pid"
+server_status=$?
+server_pid=""
+if [[ $server_status -ne 0 ]]; then
+  echo "FAIL: the server exited with status $server_status after SIGTERM; its log:"
+  cat "$log"
+  exit 1
+fi
+if [[ $node_status -ne 0 ]]; then
+  echo "the server's log:"
+  cat "$log"
+fi
+exit "$node_status"
