@@ -65,6 +65,12 @@ Status ValidateSamplingParams(const SamplingParams& p, int64_t vocab_size) {
       return OutOfRange("logit_bias[" + std::to_string(id) + "]", "in [-100, 100]", bias);
     }
   }
+  for (int32_t id : p.suppress_first_tokens) {
+    if (id < 0 || id >= vocab_size) {
+      return InvalidArgument("suppress_first_tokens names token " + std::to_string(id) +
+                             ", outside the vocabulary");
+    }
+  }
   return Status::Ok();
 }
 
@@ -101,6 +107,11 @@ void Sampler::Accept(int32_t id) {
 
 void Sampler::ApplyBiasAndPenalties(std::vector<float>& logits) const {
   for (const auto& [id, bias] : params_.logit_bias) logits[static_cast<size_t>(id)] += bias;
+  if (generated_ids_.empty()) {
+    for (int32_t id : params_.suppress_first_tokens) {
+      logits[static_cast<size_t>(id)] = -std::numeric_limits<float>::infinity();
+    }
+  }
   const float rep = params_.repetition_penalty;
   if (rep != 1.0f) {
     for (int32_t id : seen_ids_) {

@@ -6,7 +6,8 @@
 //   sampler.Accept(t.id);                      // the chosen token joins the context
 //
 // The steps, in this order (the order Hugging Face's processors and vLLM apply them):
-//   1. logit_bias: logit[id] += bias (OpenAI, -100..100);
+//   1. logit_bias: logit[id] += bias (OpenAI, -100..100); suppress_first_tokens: -inf for those
+//      ids while nothing has been generated yet (a request that must not open with a marker);
 //   2. repetition_penalty p (Hugging Face): every id seen in the prompt or the output so far,
 //      logit > 0 ? logit / p : logit * p;
 //   3. presence_penalty a, frequency_penalty f (OpenAI, as vLLM applies them): every id generated
@@ -45,6 +46,7 @@ struct SamplingParams {
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
   std::vector<std::pair<int32_t, float>> logit_bias = {};  // (token id, bias)
+  std::vector<int32_t> suppress_first_tokens = {};         // never the first generated token
   uint64_t seed = 0;
   bool logprobs = false;     // report the chosen token's logprob
   int32_t top_logprobs = 0;  // and this many alternatives with it (0..20; needs logprobs)

@@ -30,6 +30,8 @@ struct BackendRequest {
   // Text the assistant's turn starts with (after the template's generation prompt), e.g. the
   // opening reasoning marker for `reasoning: "on"`; it is part of the prompt, not of the output.
   std::string assistant_prefill = {};
+  // The answer may not open with this text (`reasoning: "off"`: the opening reasoning marker).
+  std::string forbid_opening = {};
   runtime::SamplingOverrides request = {};  // the request's own values
   runtime::SamplingOverrides route = {};    // the route's documented defaults
   std::vector<std::pair<int32_t, float>> logit_bias = {};

@@ -113,6 +113,24 @@ Result<std::vector<int32_t>> LocalBackend::PromptIds(const BackendRequest& reque
   return ids;
 }
 
+const std::vector<int32_t>& LocalBackend::OpeningTokens(const std::string& opening) {
+  std::lock_guard<std::mutex> lock(opening_mutex_);
+  auto [it, inserted] = opening_tokens_.try_emplace(opening);
+  if (!inserted) return it->second;
+  const tokenizer::Tokenizer& tok = model_->tokenizer;
+  for (int32_t id = 0; id < tok.vocab_size(); ++id) {
+    tokenizer::TokenKind kind = tok.Kind(id);
+    if (kind != tokenizer::TokenKind::kNormal && kind != tokenizer::TokenKind::kByte) continue;
+    std::string_view text = tok.TokenBytes(id);
+    size_t start = text.find_first_not_of(" \t\r\n");
+    text = start == std::string_view::npos ? std::string_view() : text.substr(start);
+    if (text.empty() || opening.starts_with(text) || text.starts_with(opening)) {
+      it->second.push_back(id);
+    }
+  }
+  return it->second;
+}
+
 Result<std::unique_ptr<BackendStream>> LocalBackend::Start(const BackendRequest& request) {
   ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(request));
   const int32_t context = options_.engine.context;
@@ -129,6 +147,9 @@ Result<std::unique_ptr<BackendStream>> LocalBackend::Start(const BackendRequest&
   r.sampling.logit_bias = request.logit_bias;
   r.sampling.logprobs = request.logprobs;
   r.sampling.top_logprobs = request.top_logprobs;
+  if (!request.forbid_opening.empty()) {
+    r.sampling.suppress_first_tokens = OpeningTokens(request.forbid_opening);
+  }
   RETURN_IF_ERROR(runtime::ValidateSamplingParams(r.sampling, model_->model.config().vocab_size));
   if (pending_->fetch_add(1) >= options_.max_pending) {
     pending_->fetch_sub(1);

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "core/thread_pool.h"
 #include "model/forward.h"
@@ -47,6 +49,9 @@ class LocalBackend : public Backend {
 
  private:
   LocalBackend() = default;
+  // Tokens that would open an answer with `opening` (a prefix of it, or it and more after
+  // optional whitespace, or whitespace alone); computed once per text.
+  const std::vector<int32_t>& OpeningTokens(const std::string& opening);
 
   std::unique_ptr<runtime::LoadedModel> model_;
   std::unique_ptr<ThreadPool> pool_;
@@ -54,6 +59,8 @@ class LocalBackend : public Backend {
   std::unique_ptr<runtime::Engine> engine_;
   std::optional<tokenizer::ChatTemplate> template_;
   LocalBackendOptions options_;
+  std::mutex opening_mutex_;
+  std::map<std::string, std::vector<int32_t>> opening_tokens_;
   std::shared_ptr<std::atomic<int32_t>> pending_ = std::make_shared<std::atomic<int32_t>>(0);
 };
 

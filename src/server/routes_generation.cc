@@ -313,6 +313,8 @@ void HandleChat(ServerContext& ctx, const httplib::Request& req, httplib::Respon
   if (split.enabled && r.reasoning == ReasoningMode::kOn) {
     r.gen.backend.assistant_prefill = markers.open + "\n\n";
     split.starts_in_reasoning = true;
+  } else if (split.enabled && r.reasoning == ReasoningMode::kOff) {
+    r.gen.backend.forbid_opening = markers.open;
   }
   auto format = std::make_unique<ChatFormat>(Header(ctx, "chatcmpl-", r.model), r.gen.n,
                                              r.gen.backend.logprobs, r.gen.include_usage);

@@ -6,6 +6,7 @@
 #include "server/chat_page.h"
 #include "server/json_fields.h"
 #include "server/server_context.h"
+#include "tokenizer/unicode.h"
 
 namespace medassist::server {
 namespace {
@@ -82,7 +83,12 @@ void Tokenize(ServerContext& ctx, const httplib::Request& req, httplib::Response
   json tokens = json::array();
   for (int32_t id : ids) {
     if (with_pieces) {
-      tokens.push_back({{"id", id}, {"piece", std::string(tok->TokenBytes(id))}});
+      // A piece that is not valid UTF-8 alone (part of a character) is sent as its bytes.
+      std::string_view piece = tok->TokenBytes(id);
+      json bytes = json::array();
+      for (unsigned char c : piece) bytes.push_back(c);
+      tokens.push_back(
+          {{"id", id}, {"piece", tokenizer::IsValidUtf8(piece) ? json(piece) : std::move(bytes)}});
     } else {
       tokens.push_back(id);
     }

@@ -76,6 +76,16 @@ TEST(SamplerTest, LogitBiasIsAdded) {
   EXPECT_EQ(s.Sample(logits).id, 2);
 }
 
+TEST(SamplerTest, SuppressFirstTokensOnlyBeforeTheFirstAcceptedToken) {
+  Sampler s = Make({.temperature = 0.0f, .suppress_first_tokens = {1}}, 3);
+  const std::vector<float> logits = {1.0f, 4.0f, 0.5f};
+  s.AddContext(std::vector<int32_t>{1});  // the prompt does not count as generated
+  EXPECT_EQ(s.Sample(logits).id, 0);      // 1 would win but may not open the answer
+  s.Accept(0);
+  EXPECT_EQ(s.Sample(logits).id, 1);  // afterwards it is allowed
+  EXPECT_FALSE(ValidateSamplingParams({.suppress_first_tokens = {3}}, 3).ok());
+}
+
 TEST(SamplerTest, RepetitionPenaltyDividesPositiveAndMultipliesNegativeSeenLogits) {
   Sampler s = Make({.temperature = 0.0f, .repetition_penalty = 2.0f}, 4);
   s.AddContext(std::vector<int32_t>{0, 1, 1});

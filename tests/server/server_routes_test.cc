@@ -217,6 +217,14 @@ TEST_F(RoutesTest, TokenizeDetokenizeRoundTrip) {
   Response d = Post(port(), "/detokenize", R"({"tokens": [403, 407, 261, 378]})");
   ASSERT_EQ(d.status, 200);
   EXPECT_EQ(d.json["content"], "Once upon a time");
+  // Pieces: text when valid UTF-8 alone, else bytes (stories260K spells "🤒" as four byte
+  // tokens).
+  Response pieces = Post(port(), "/tokenize", R"({"content": "Once 🤒", "with_pieces": true})");
+  ASSERT_EQ(pieces.status, 200) << pieces.body;
+  const json& p = pieces.json["tokens"];
+  EXPECT_EQ(p[0]["id"], 403);
+  EXPECT_TRUE(p[0]["piece"].is_string());
+  EXPECT_EQ(p[p.size() - 1]["piece"], json::array({0x92})) << pieces.body;
   Response bad = Post(port(), "/detokenize", R"({"tokens": [999999]})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.json["error"]["param"], "tokens");

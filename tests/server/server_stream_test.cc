@@ -88,6 +88,32 @@ TEST(ReasoningTest, DirectAnswerHasNoReasoning) {
   EXPECT_EQ(r.json["choices"][0]["finish_reason"], "length");
 }
 
+TEST(ReasoningTest, OffForbidsTheOpeningMarkerOnTheLocalEngine) {
+  std::shared_ptr<LocalBackend> backend = StoriesBackend();
+  const std::string body = R"({"messages": [{"role": "user", "content": "Once upon a time"}],
+                               "max_tokens": 8, "temperature": 0)";
+  std::string first_word;
+  {
+    TestServer plain(ServerOptions{}, backend);
+    Response r = Post(plain.port(), "/v1/chat/completions", body + "}");
+    std::string text = r.json["choices"][0]["message"]["content"];
+    size_t start = text.find_first_not_of(' ');
+    ASSERT_NE(start, std::string::npos) << text;
+    first_word = text.substr(start, text.find(' ', start) - start);
+  }
+  // Use the greedy answer's first word as the opening marker: "auto" lets the model open with it
+  // (so the split sees reasoning); "off" must make it answer otherwise.
+  TestServer s(ServerOptions{.reasoning = {.open = first_word, .close = "ZZZ"}}, backend);
+  Response automatic = Post(s.port(), "/v1/chat/completions", body + "}");
+  EXPECT_FALSE(automatic.json["choices"][0]["message"]["reasoning_content"].is_null())
+      << automatic.body;
+  Response off = Post(s.port(), "/v1/chat/completions", body + R"(, "reasoning": "off"})");
+  ASSERT_EQ(off.status, 200) << off.body;
+  std::string content = off.json["choices"][0]["message"]["content"];
+  EXPECT_FALSE(off.json["choices"][0]["message"].contains("reasoning_content")) << off.body;
+  EXPECT_NE(content.substr(content.find_first_not_of(' ')).rfind(first_word, 0), 0u) << content;
+}
+
 TEST(StreamErrorTest, AFailureAfterTheStartIsSentInTheStream) {
   auto backend =
       std::make_shared<ScriptedBackend>(std::vector<std::string>{"partial"}, FinishReason::kError);
