@@ -8,6 +8,9 @@
 
 namespace medassist::runtime {
 
+// Most prompt rows with logits one sequence feeds per step when it asks for prompt logprobs.
+constexpr int32_t kMaxPromptLogprobRows = 32;
+
 struct EngineCore::Sequence {
   int64_t id = 0;
   GenerationRequest request;
@@ -131,8 +134,10 @@ void EngineCore::Admit() {
     Sequence& s = *waiting_.front();
     std::vector<int32_t> reused;
     // Not the block of the last prompt token: that row must run to give the first logits.
-    const int32_t reusable =
-        config_.prefix_cache ? (static_cast<int32_t>(s.request.prompt.size()) - 1) / block : 0;
+    // A request for prompt logprobs needs the logits of every prompt row: nothing is reused.
+    const int32_t reusable = config_.prefix_cache && s.request.prompt_logprobs < 0
+                                 ? (static_cast<int32_t>(s.request.prompt.size()) - 1) / block
+                                 : 0;
     if (reusable > 0) reused = prefix_cache_.Match(pool_, s.request.prompt, reusable, &s.chain_key);
     const int32_t need = BlocksFor(s.request) - static_cast<int32_t>(reused.size());
     if (pool_.n_free() < need) prefix_cache_.Evict(pool_, need - pool_.n_free());
@@ -176,15 +181,18 @@ void EngineCore::BuildBatch() {
   const auto feed = [&](Sequence& s, int32_t n) {
     const int32_t seq = static_cast<int32_t>(batch_.block_tables.size());
     batch_.block_tables.push_back(s.blocks);
+    // Prompt logprobs: every prompt row's logits (bounded per step: each row is a vocab of floats).
+    const bool prompt_rows = s.request.prompt_logprobs >= 0 && s.n_generated == 0;
+    if (prompt_rows) n = std::min(n, kMaxPromptLogprobRows);
     const bool logits = s.n_computed + n == static_cast<int32_t>(s.tokens.size());
     for (int32_t i = 0; i < n; ++i) {
       const int32_t pos = s.n_computed + i;
       batch_.rows.push_back({.seq = seq,
                              .token = s.tokens[static_cast<size_t>(pos)],
                              .pos = pos,
-                             .logits = logits && i == n - 1});
+                             .logits = prompt_rows || (logits && i == n - 1)});
     }
-    fed_.push_back({&s, n, logits});
+    fed_.push_back({&s, n, logits, prompt_rows});
     budget -= n;
   };
   for (auto& s : running_) {
@@ -206,11 +214,33 @@ Status EngineCore::RunForward() {
   return model::ForwardReference(*model_, batch_, kv_, out);
 }
 
+// Row i of the chunk predicts prompt token n_computed + i + 1 (when that is still in the prompt).
+void EngineCore::EmitPromptLogprobs(const Fed& f, int64_t first_logit_row,
+                                    std::vector<TokenEvent>* events) {
+  const Sequence& s = *f.seq;
+  const int64_t vocab = model_->config().vocab_size;
+  const int32_t n_prompt = static_cast<int32_t>(s.request.prompt.size());
+  TokenEvent e{.id = s.id};
+  for (int32_t i = 0; i < f.n_rows; ++i) {
+    const int32_t next = s.n_computed + i + 1;
+    if (next >= n_prompt) break;
+    const std::span<const float> row(&logits_[static_cast<size_t>((first_logit_row + i) * vocab)],
+                                     static_cast<size_t>(vocab));
+    e.prompt_tokens.push_back(TokenLogprobs(row, s.request.prompt[static_cast<size_t>(next)],
+                                            s.request.prompt_logprobs, &logprob_scratch_));
+  }
+  if (!e.prompt_tokens.empty()) events->push_back(std::move(e));
+}
+
 void EngineCore::SampleAndAdvance(std::vector<TokenEvent>* events) {
   const int64_t vocab = model_->config().vocab_size;
   int64_t logit_row = 0;
   for (const Fed& f : fed_) {
     Sequence& s = *f.seq;
+    if (f.prompt_rows) {
+      EmitPromptLogprobs(f, logit_row, events);
+      logit_row += f.n_rows - (f.logits ? 1 : 0);  // the last row, if sampled, is read below
+    }
     s.n_computed += f.n_rows;
     OfferBlocks(s);  // before the sequence can finish and give its blocks back
     if (!f.logits) continue;

@@ -48,6 +48,10 @@ struct GenerationRequest {
   SamplingParams sampling = {};
   int32_t max_new_tokens = 256;
   std::vector<int32_t> eos_ids = {};  // generating one ends the sequence (not reported as a token)
+  // >= 0: report the logprob of every prompt token after the first (given the ones before it)
+  // with this many alternatives, as OpenAI's legacy echo + logprobs does; the prompt is then
+  // computed in full (no prefix-cache reuse). -1: off.
+  int32_t prompt_logprobs = -1;
 };
 
 // What one step did for one request: a new token, and/or the end.
@@ -57,6 +61,9 @@ struct TokenEvent {
   SampledToken token = {};
   bool finished = false;
   FinishReason reason = FinishReason::kLength;
+  // Prompt logprobs (GenerationRequest::prompt_logprobs), in prompt order, as the prompt is read;
+  // the first prompt token has none and is not listed.
+  std::vector<SampledToken> prompt_tokens = {};
   // On the finishing event: the request's token counts (OpenAI's usage).
   int32_t n_prompt_tokens = 0;
   int32_t n_generated_tokens = 0;
@@ -130,8 +137,11 @@ class EngineCore {
   struct Fed {
     Sequence* seq;
     int32_t n_rows;
-    bool logits;
+    bool logits;       // the last row's logits are sampled
+    bool prompt_rows;  // every row has logits (prompt logprobs)
   };
+  void EmitPromptLogprobs(const Fed& f, int64_t first_logit_row, std::vector<TokenEvent>* events);
+  std::vector<int32_t> logprob_scratch_;
   std::vector<Fed> fed_;
   std::vector<float> logits_;
 };

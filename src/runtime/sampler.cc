@@ -198,32 +198,43 @@ int64_t Sampler::TopPPrefix(int64_t universe, bool universe_sorted, const Weight
 }
 
 void Sampler::FillLogprobs(std::span<const float> raw, SampledToken& token) {
+  SampledToken t = TokenLogprobs(raw, token.id, params_.top_logprobs, &order_);
+  token.logprob = t.logprob;
+  token.top = std::move(t.top);
+}
+
+SampledToken TokenLogprobs(std::span<const float> raw, int32_t id, int32_t top_n,
+                           std::vector<int32_t>* scratch) {
+  SampledToken token{.id = id};
   float top = kNegInf;
   for (float l : raw) {
     if (std::isfinite(l)) top = std::max(top, l);
   }
-  if (top == kNegInf) return;
+  if (top == kNegInf) return token;
   double sum = 0.0;
   for (float l : raw) {
     if (std::isfinite(l)) sum += std::exp(double{l} - top);
   }
   const double log_z = double{top} + std::log(sum);
-  const auto logprob = [&](int32_t id) {
-    const float l = raw[static_cast<size_t>(id)];
+  const auto logprob = [&](int32_t i) {
+    const float l = raw[static_cast<size_t>(i)];
     return std::isfinite(l) ? static_cast<float>(double{l} - log_z) : kNegInf;
   };
-  token.logprob = logprob(token.id);
-  if (params_.top_logprobs == 0) return;
-  order_.clear();
-  for (int64_t i = 0; i < vocab_size_; ++i) {
-    if (std::isfinite(raw[static_cast<size_t>(i)])) order_.push_back(static_cast<int32_t>(i));
+  token.logprob = logprob(id);
+  if (top_n <= 0) return token;
+  std::vector<int32_t> local;
+  std::vector<int32_t>& order = scratch != nullptr ? *scratch : local;
+  order.clear();
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (std::isfinite(raw[i])) order.push_back(static_cast<int32_t>(i));
   }
-  const int64_t n = std::min<int64_t>(params_.top_logprobs, static_cast<int64_t>(order_.size()));
-  std::partial_sort(order_.begin(), order_.begin() + n, order_.end(), ByLogitThenId{raw.data()});
+  const int64_t n = std::min<int64_t>(top_n, static_cast<int64_t>(order.size()));
+  std::partial_sort(order.begin(), order.begin() + n, order.end(), ByLogitThenId{raw.data()});
   for (int64_t i = 0; i < n; ++i) {
-    const int32_t id = order_[static_cast<size_t>(i)];
-    token.top.push_back({id, logprob(id)});
+    const int32_t best = order[static_cast<size_t>(i)];
+    token.top.push_back({best, logprob(best)});
   }
+  return token;
 }
 
 std::span<const float> Sampler::ProcessedLogits(std::span<const float> logits) {

@@ -68,6 +68,12 @@ struct SampledToken {
   std::vector<TokenLogprob> top = {};  // top_logprobs entries, most likely first
 };
 
+// The log-softmax of raw logits for one id, with the top_n most likely ids (ties: lower id first);
+// what Sample reports as logprobs, usable on rows that are not sampled (prompt logprobs). scratch
+// (optional) is reused for the candidate ids, so a caller in a loop does not allocate.
+SampledToken TokenLogprobs(std::span<const float> logits, int32_t id, int32_t top_n,
+                           std::vector<int32_t>* scratch = nullptr);
+
 // SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and its output is fixed by definition.
 class SplitMix64 {
  public:

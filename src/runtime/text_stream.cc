@@ -28,7 +28,7 @@ StreamWait TextStream::NextFor(TextEvent* event, std::chrono::milliseconds timeo
 }
 
 void TextStream::Convert(const StreamEvent& e, TextEvent* event) {
-  *event = TextEvent{.has_token = e.has_token, .token = e.token};
+  *event = TextEvent{.has_token = e.has_token, .token = e.token, .prompt_tokens = e.prompt_tokens};
   if (e.has_token) {
     StopMatcher::Step step = stop_.Feed(decoder_.Add(e.token.id));
     event->text = std::move(step.text);

@@ -23,6 +23,7 @@ struct TextEvent {
   std::string text = {};   // may be empty (a token still held back)
   bool has_token = false;  // the event of one generated token (token is valid)
   SampledToken token = {};
+  std::vector<SampledToken> prompt_tokens = {};  // prompt logprobs (TokenEvent::prompt_tokens)
   bool finished = false;
   FinishReason reason = FinishReason::kLength;
 };

@@ -27,6 +27,7 @@ struct BackendRequest {
   bool is_chat = false;
   std::vector<tokenizer::ChatMessage> messages = {};
   std::string prompt = {};
+  std::vector<int32_t> prompt_ids = {};  // raw prompt as token ids (used when not empty)
   // Text the assistant's turn starts with (after the template's generation prompt), e.g. the
   // opening reasoning marker for `reasoning: "on"`; it is part of the prompt, not of the output.
   std::string assistant_prefill = {};
@@ -38,8 +39,17 @@ struct BackendRequest {
   bool logprobs = false;
   int32_t top_logprobs = 0;
   std::vector<std::string> stop = {};
+  // >= 0: report each prompt token's logprob with this many alternatives (legacy echo).
+  int32_t prompt_logprobs = -1;
   // Seed offset for the i-th of n choices of one request (same seed, different choices).
   uint64_t seed_offset = 0;
+};
+
+// One prompt token with its logprob given the tokens before it (NaN for the first: none).
+struct PromptToken {
+  std::string bytes = {};
+  float logprob = 0.0f;
+  std::vector<std::pair<std::string, float>> top = {};
 };
 
 struct BackendEvent {
@@ -49,6 +59,7 @@ struct BackendEvent {
   std::string token_bytes = {};  // the token's own bytes (logprobs' `token` / `bytes`)
   float logprob = 0.0f;
   std::vector<std::pair<std::string, float>> top_logprobs = {};  // (token bytes, logprob)
+  std::vector<PromptToken> prompt_tokens = {};  // prompt logprobs, in order, as they are computed
   bool finished = false;
   runtime::FinishReason reason = runtime::FinishReason::kLength;
   std::string error = {};  // reason kError: what went wrong

@@ -1,6 +1,7 @@
 #include "server/json_fields.h"
 
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -49,15 +50,24 @@ std::optional<int64_t> FieldReader::Integer(const char* name, int64_t lo, int64_
     WrongType(name, "an integer");
     return std::nullopt;
   }
-  // Compare as double first: values beyond int64 (1e30, 2^64-1) are out of range, not UB.
-  double x = v->get<double>();
-  if (x < static_cast<double>(lo) || x > static_cast<double>(hi)) {
+  // Convert only what int64 holds, then compare exactly: through double, INT64_MAX rounds up to
+  // 2^63, so 2^63 (as 9223372036854775808 or 9.223372036854775808e18) would pass and then wrap or
+  // overflow the cast (UB).
+  std::optional<int64_t> x;
+  if (v->is_number_unsigned()) {
+    if (v->get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      x = static_cast<int64_t>(v->get<uint64_t>());
+    }
+  } else if (v->is_number_integer()) {
+    x = v->get<int64_t>();
+  } else if (v->get<double>() >= -0x1p63 && v->get<double>() < 0x1p63) {
+    x = static_cast<int64_t>(v->get<double>());
+  }
+  if (!x || *x < lo || *x > hi) {
     Fail(name, fmt::format("'{}' must be in [{}, {}]; got {}", Param(name), lo, hi, v->dump()));
     return std::nullopt;
   }
-  return v->is_number_unsigned()  ? static_cast<int64_t>(v->get<uint64_t>())
-         : v->is_number_integer() ? v->get<int64_t>()
-                                  : static_cast<int64_t>(x);
+  return x;
 }
 
 std::optional<bool> FieldReader::Bool(const char* name) {

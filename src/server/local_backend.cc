@@ -1,6 +1,7 @@
 #include "server/local_backend.h"
 
 #include <algorithm>
+#include <limits>
 #include <random>
 
 #include <fmt/format.h>
@@ -15,9 +16,10 @@ namespace {
 class LocalStream : public BackendStream {
  public:
   LocalStream(std::shared_ptr<runtime::RequestStream> stream, const tokenizer::Tokenizer& tok,
-              std::vector<std::string> stops, int32_t n_prompt,
+              std::vector<std::string> stops, int32_t n_prompt, int32_t first_prompt_id,
               std::shared_ptr<std::atomic<int32_t>> pending)
       : engine_stream_(stream),
+        first_prompt_id_(first_prompt_id),
         text_(std::move(stream), tok, std::move(stops)),
         tokenizer_(tok),
         n_prompt_(n_prompt),
@@ -44,6 +46,21 @@ class LocalStream : public BackendStream {
         event->top_logprobs.emplace_back(std::string(tokenizer_.TokenBytes(t.id)), t.logprob);
       }
     }
+    if (!e.prompt_tokens.empty()) {
+      if (!sent_first_prompt_token_) {  // the first prompt token has no logprob (OpenAI: null)
+        sent_first_prompt_token_ = true;
+        event->prompt_tokens.push_back(
+            {.bytes = std::string(tokenizer_.TokenBytes(first_prompt_id_)),
+             .logprob = std::numeric_limits<float>::quiet_NaN()});
+      }
+      for (const runtime::SampledToken& t : e.prompt_tokens) {
+        PromptToken p{.bytes = std::string(tokenizer_.TokenBytes(t.id)), .logprob = t.logprob};
+        for (const runtime::TokenLogprob& alt : t.top) {
+          p.top.emplace_back(std::string(tokenizer_.TokenBytes(alt.id)), alt.logprob);
+        }
+        event->prompt_tokens.push_back(std::move(p));
+      }
+    }
     if (e.finished && e.reason == runtime::FinishReason::kError) {
       event->error = "the engine failed while generating (see the server log)";
     }
@@ -55,6 +72,8 @@ class LocalStream : public BackendStream {
 
  private:
   std::shared_ptr<runtime::RequestStream> engine_stream_;
+  int32_t first_prompt_id_;
+  bool sent_first_prompt_token_ = false;
   runtime::TextStream text_;
   const tokenizer::Tokenizer& tokenizer_;
   int32_t n_prompt_;
@@ -105,6 +124,14 @@ Result<std::vector<int32_t>> LocalBackend::PromptIds(const BackendRequest& reque
   std::vector<int32_t> ids;
   if (request.is_chat) {
     ASSIGN_OR_RETURN(ids, template_->Encode(tok, request.messages, /*add_generation_prompt=*/true));
+  } else if (!request.prompt_ids.empty()) {
+    for (int32_t id : request.prompt_ids) {
+      if (!tok.IsValidId(id)) {
+        return InvalidArgument(fmt::format(
+            "prompt token {} is not a token id of this model (0..{})", id, tok.vocab_size() - 1));
+      }
+    }
+    ids = request.prompt_ids;
   } else {
     ids = tok.Encode(request.prompt, {.add_bos = tok.add_bos()});
   }
@@ -160,14 +187,17 @@ Result<std::unique_ptr<BackendStream>> LocalBackend::Start(const BackendRequest&
   runtime::GenerationRequest g{.prompt = std::move(ids),
                                .sampling = std::move(r.sampling),
                                .max_new_tokens = std::min(r.max_new_tokens, context - n_prompt),
-                               .eos_ids = model_->eos_ids};
+                               .eos_ids = model_->eos_ids,
+                               .prompt_logprobs = request.prompt_logprobs};
+  const int32_t first_prompt_id = g.prompt[0];
   Result<std::shared_ptr<runtime::RequestStream>> stream = engine_->Submit(std::move(g));
   if (!stream.ok()) {
     pending_->fetch_sub(1);
     return stream.status();
   }
-  return std::unique_ptr<BackendStream>(new LocalStream(
-      std::move(stream).value(), model_->tokenizer, request.stop, n_prompt, pending_));
+  return std::unique_ptr<BackendStream>(new LocalStream(std::move(stream).value(),
+                                                        model_->tokenizer, request.stop, n_prompt,
+                                                        first_prompt_id, pending_));
 }
 
 }  // namespace medassist::server

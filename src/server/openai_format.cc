@@ -2,6 +2,8 @@
 
 #include "server/generation_run.h"
 
+#include <cmath>
+
 namespace medassist::server {
 
 using nlohmann::json;
@@ -73,12 +75,23 @@ json ChatChunkJson(const AnswerHeader& h, int32_t index, json delta, json logpro
                                     {"finish_reason", NullIfEmpty(finish_reason)}}})}};
 }
 
-json CompletionLogprobs(const std::vector<BackendEvent>& tokens, size_t text_offset_base) {
+json CompletionLogprobs(const std::vector<PromptToken>& prompt_tokens,
+                        const std::vector<BackendEvent>& tokens, size_t text_offset_base) {
   json out = {{"tokens", json::array()},
               {"token_logprobs", json::array()},
               {"top_logprobs", json::array()},
               {"text_offset", json::array()}};
-  size_t offset = text_offset_base;
+  size_t offset = prompt_tokens.empty() ? text_offset_base : 0;
+  for (const PromptToken& t : prompt_tokens) {
+    const bool first = std::isnan(t.logprob);
+    out["tokens"].push_back(t.bytes);
+    out["token_logprobs"].push_back(first ? json() : json(t.logprob));
+    json top = json::object();
+    for (const auto& [bytes, lp] : t.top) top[bytes] = lp;
+    out["top_logprobs"].push_back(first ? json() : std::move(top));
+    out["text_offset"].push_back(offset);
+    offset += t.bytes.size();
+  }
   for (const BackendEvent& t : tokens) {
     out["tokens"].push_back(t.token_bytes);
     out["token_logprobs"].push_back(t.logprob);
@@ -100,7 +113,8 @@ json CompletionJson(const AnswerHeader& h, const std::vector<ChoiceResult>& choi
     out_choices.push_back(
         {{"index", i},
          {"text", echo_prefix + c.content},
-         {"logprobs", logprobs ? CompletionLogprobs(c.tokens, echo_prefix.size()) : json()},
+         {"logprobs",
+          logprobs ? CompletionLogprobs(c.prompt_tokens, c.tokens, echo_prefix.size()) : json()},
          {"finish_reason", OpenAiFinishReason(c.reason)}});
   }
   return {{"id", h.id},

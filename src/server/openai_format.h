@@ -15,7 +15,8 @@ namespace medassist::server {
 struct ChoiceResult {
   std::string content = {};
   std::string reasoning = {};
-  std::vector<BackendEvent> tokens = {};  // the token events (logprobs)
+  std::vector<BackendEvent> tokens = {};        // the token events (logprobs)
+  std::vector<PromptToken> prompt_tokens = {};  // prompt logprobs (echo)
   runtime::FinishReason reason = runtime::FinishReason::kLength;
 };
 
@@ -37,9 +38,12 @@ nlohmann::json ChatCompletionJson(const AnswerHeader& h, const std::vector<Choic
 nlohmann::json ChatChunkJson(const AnswerHeader& h, int32_t index, nlohmann::json delta,
                              nlohmann::json logprobs, const std::string& finish_reason);
 
-// Legacy completions logprobs {"tokens", "token_logprobs", "top_logprobs", "text_offset"};
-// offsets count from text_offset_base (the echoed prompt's length).
-nlohmann::json CompletionLogprobs(const std::vector<BackendEvent>& tokens, size_t text_offset_base);
+// Legacy completions logprobs {"tokens", "token_logprobs", "top_logprobs", "text_offset"}: the
+// prompt's tokens first when echoed with their logprobs (the first one's is null), then the
+// generated ones; offsets count from text_offset_base (the echoed prompt's length when the prompt
+// tokens are not listed).
+nlohmann::json CompletionLogprobs(const std::vector<PromptToken>& prompt_tokens,
+                                  const std::vector<BackendEvent>& tokens, size_t text_offset_base);
 nlohmann::json CompletionJson(const AnswerHeader& h, const std::vector<ChoiceResult>& choices,
                               const std::string& echo_prefix, bool logprobs, int32_t n_prompt,
                               int32_t n_completion);

@@ -33,9 +33,12 @@ void ReadLogitBias(FieldReader& f, const RequestLimits& limits, BackendRequest* 
           fmt::format("'logit_bias' key \"{}\" is not a token id in [0, {})", key, vocab));
     }
     if (!bias.is_number() || !(bias.get<double>() >= -100.0 && bias.get<double>() <= 100.0)) {
+      // An array or object is named, not dumped: dump() recurses, and a body nested a million
+      // levels deep would overflow the stack.
+      std::string got = bias.is_structured() ? bias.type_name() : bias.dump();
       return f.Fail("logit_bias", fmt::format("'logit_bias' value for {} must be a number in "
                                               "[-100, 100]; got {}",
-                                              key, bias.dump()));
+                                              key, got));
     }
     b->logit_bias.emplace_back(static_cast<int32_t>(id), bias.get<float>());
   }
@@ -203,11 +206,23 @@ std::optional<ApiError> ParseCompletionRequest(const json& body, const RequestLi
   out->model = f.String("model").value_or("");
   const json* prompt = f.Raw("prompt");
   if (prompt == nullptr) return InvalidRequest("'prompt' is required", "prompt");
-  if (prompt->is_array() && prompt->size() == 1 && (*prompt)[0].is_string()) prompt = &(*prompt)[0];
-  if (!prompt->is_string()) {
-    return InvalidRequest("'prompt' must be a string (or an array holding one string)", "prompt");
+  if (prompt->is_array() && prompt->size() == 1 &&
+      ((*prompt)[0].is_string() || (*prompt)[0].is_array())) {
+    prompt = &(*prompt)[0];  // a batch of one
   }
-  out->gen.backend.prompt = prompt->get<std::string>();
+  if (prompt->is_string()) {
+    out->gen.backend.prompt = prompt->get<std::string>();
+  } else if (prompt->is_array() && !prompt->empty()) {  // token ids
+    for (const json& id : *prompt) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kInt32Max) {
+        return InvalidRequest("'prompt' must be a string or an array of token ids", "prompt");
+      }
+      out->gen.backend.prompt_ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+    }
+  } else {
+    return InvalidRequest(
+        "'prompt' must be a string or an array of token ids (one prompt per request)", "prompt");
+  }
   ReadSampling(f, limits, &out->gen);
   out->gen.backend.route = CompletionRouteDefaults();
   out->gen.backend.request.max_new_tokens = ReadMaxTokens(f, "max_tokens", limits);
@@ -217,12 +232,12 @@ std::optional<ApiError> ParseCompletionRequest(const json& body, const RequestLi
     out->gen.backend.logprobs = true;
     out->gen.backend.top_logprobs = out->logprobs;
   }
-  (void)f.Integer("best_of", 1, 1);  // accepted only as 1
-  if (out->echo && out->logprobs >= 0 && !f.error()) {
-    return InvalidRequest(
-        "'echo' with 'logprobs' (log-probabilities of the prompt tokens) is not supported by this "
-        "server yet; send 'echo' or 'logprobs' alone",
-        "echo", "unsupported_parameter");
+  (void)f.Integer("best_of", 1, 1);       // accepted only as 1
+  if (out->echo && out->logprobs >= 0) {  // the prompt tokens' logprobs too (log-likelihoods)
+    if (out->gen.stream) {
+      f.Fail("echo", "'echo' with 'logprobs' is answered without streaming; set 'stream' false");
+    }
+    out->gen.backend.prompt_logprobs = out->logprobs;
   }
   return f.error();
 }

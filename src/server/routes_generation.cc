@@ -101,7 +101,7 @@ class CompletionFormat : public AnswerFormat {
     if (!d.content.empty() || token_logprobs) {
       json lp;
       if (token_logprobs) {
-        lp = CompletionLogprobs({d.event}, offsets_[d.index]);
+        lp = CompletionLogprobs({}, {d.event}, offsets_[d.index]);
         offsets_[d.index] += d.event.token_bytes.size();
       }
       Add(events, CompletionChunkJson(h_, d.index, d.content, std::move(lp), ""));
@@ -237,6 +237,8 @@ void RespondComplete(ServerContext& ctx, GenerationRun& run, AnswerFormat& forma
   RunOutcome outcome = run.Drive(
       [&](const ChoiceDelta& d) {
         ChoiceResult& c = choices[static_cast<size_t>(d.index)];
+        c.prompt_tokens.insert(c.prompt_tokens.end(), d.event.prompt_tokens.begin(),
+                               d.event.prompt_tokens.end());
         c.content += d.content;
         c.reasoning += d.reasoning;
         if (keep_tokens && d.event.has_token) {

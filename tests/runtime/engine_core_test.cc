@@ -280,3 +280,56 @@ TEST(EngineCoreTest, ZeroNewTokensFinishesAtOnce) {
 
 }  // namespace
 }  // namespace medassist::runtime
+
+namespace medassist::runtime {
+namespace {
+
+// Prompt logprobs (legacy echo + logprobs): one per prompt token after the first, whatever the
+// chunking, and the same value the sampler reports when that token is generated instead.
+std::vector<SampledToken> PromptLogprobs(EngineConfig config, GenerationRequest r,
+                                         std::vector<SampledToken>* generated = nullptr) {
+  EngineCore e = MakeEngine(config);
+  EXPECT_TRUE(e.Add(std::move(r)).ok());
+  std::vector<SampledToken> out;
+  std::vector<TokenEvent> events;
+  while (!e.idle()) {
+    events.clear();
+    EXPECT_TRUE(e.Step(&events).ok());
+    for (const TokenEvent& ev : events) {
+      out.insert(out.end(), ev.prompt_tokens.begin(), ev.prompt_tokens.end());
+      if (ev.has_token && generated != nullptr) generated->push_back(ev.token);
+    }
+  }
+  return out;
+}
+
+TEST(EngineCorePromptLogprobsTest, EveryPromptTokenOnceWhateverTheChunking) {
+  GenerationRequest r{.prompt = Prompt(70, 3), .max_new_tokens = 1, .prompt_logprobs = 2};
+  r.sampling.temperature = 0.0f;
+  r.sampling.logprobs = true;
+  std::vector<SampledToken> generated;
+  std::vector<SampledToken> big =
+      PromptLogprobs({.n_kv_blocks = 64, .max_batch_tokens = 256}, r, &generated);
+  std::vector<SampledToken> small = PromptLogprobs({.n_kv_blocks = 64, .max_batch_tokens = 7}, r);
+  ASSERT_EQ(big.size(), 69u);
+  ASSERT_EQ(small.size(), 69u);
+  for (size_t i = 0; i < big.size(); ++i) {
+    EXPECT_EQ(big[i].id, r.prompt[i + 1]);
+    EXPECT_LE(big[i].logprob, 0.0f);
+    ASSERT_EQ(big[i].top.size(), 2u);
+    EXPECT_GE(big[i].top[0].logprob, big[i].top[1].logprob);
+    EXPECT_GE(big[i].top[0].logprob, big[i].logprob);
+    EXPECT_EQ(std::memcmp(&big[i].logprob, &small[i].logprob, sizeof(float)), 0) << i;
+  }
+  // The generated token, appended to the prompt, gets the logprob the sampler reported for it.
+  ASSERT_EQ(generated.size(), 1u);
+  GenerationRequest extended = r;
+  extended.prompt.push_back(generated[0].id);
+  std::vector<SampledToken> again = PromptLogprobs({.n_kv_blocks = 64}, extended);
+  ASSERT_EQ(again.size(), 70u);
+  EXPECT_EQ(again.back().id, generated[0].id);
+  EXPECT_EQ(again.back().logprob, generated[0].logprob);
+}
+
+}  // namespace
+}  // namespace medassist::runtime

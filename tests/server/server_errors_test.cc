@@ -88,7 +88,12 @@ TEST_F(ErrorsTest, OutOfRangeAndWrongTypes) {
   ExpectEnvelope(Post(port(), "/v1/generate", R"({"max_new_tokens": 5})"), 400, "prompt");
   ExpectEnvelope(Post(port(), "/v1/generate", R"({"prompt": "x", "max_new_tokens": 0})"), 400,
                  "max_new_tokens");
-  ExpectEnvelope(Post(port(), "/v1/completions", R"({"prompt": [1, 2]})"), 400, "prompt");
+  ExpectEnvelope(Post(port(), "/v1/completions", R"({"prompt": ["a", "b"]})"), 400, "prompt");
+  ExpectEnvelope(Post(port(), "/v1/completions", R"({"prompt": [1.5]})"), 400, "prompt");
+  ExpectEnvelope(Post(port(), "/v1/completions", R"({"prompt": []})"), 400, "prompt");
+  ExpectEnvelope(Post(port(), "/v1/completions",
+                      R"({"prompt": "x", "echo": true, "logprobs": 1, "stream": true})"),
+                 400, "echo");
   EXPECT_EQ(backend_->started.load(), 0) << "no bad request may reach the backend";
 }
 
@@ -222,19 +227,17 @@ TEST(LoadingTest, HealthAndRoutesAre503UntilTheBackendIsSet) {
 }
 
 TEST(BusyTest, FullEngineQueueIs503WithRetryAfter) {
-  std::shared_ptr<LocalBackend> backend = StoriesBackend(/*context=*/256, /*max_pending=*/1);
+  std::shared_ptr<LocalBackend> backend = StoriesBackend(/*context=*/2048, /*max_pending=*/1);
   TestServer s(ServerOptions{}, backend);
-  // One long request holds the only slot while a second one arrives.
+  // One long request (EOS banned) holds the only slot while a second one arrives.
   std::thread first([&] {
     Post(s.port(), "/v1/generate",
-         R"({"prompt": "Once upon a time", "max_new_tokens": 200, "temperature": 0})");
+         R"({"prompt": "Once upon a time", "max_new_tokens": 2000, "logit_bias": {"2": -100}})");
   });
-  Response second;
-  for (int i = 0; i < 200; ++i) {
-    second = Post(s.port(), "/v1/generate", R"({"prompt": "Hi", "max_new_tokens": 1})");
-    if (second.status == 503) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 500 && backend->engine_metrics()->engine.running == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  Response second = Post(s.port(), "/v1/generate", R"({"prompt": "Hi", "max_new_tokens": 1})");
   first.join();
   ExpectEnvelope(second, 503);
   EXPECT_EQ(second.json["error"]["code"], "server_busy");

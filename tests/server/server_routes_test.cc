@@ -116,6 +116,31 @@ TEST_F(RoutesTest, CompletionEchoAndLogprobs) {
   EXPECT_EQ(l["text_offset"][0], 0);
 }
 
+// What log-likelihood evaluation sends (lm-evaluation-harness): echo + logprobs, one token out.
+TEST_F(RoutesTest, CompletionEchoWithPromptLogprobs) {
+  Response r = Post(port(), "/v1/completions",
+                    R"({"prompt": "Once upon a time", "max_tokens": 1, "temperature": 0,
+                        "echo": true, "logprobs": 1})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json& l = r.json["choices"][0]["logprobs"];
+  ASSERT_EQ(l["tokens"].size(), 6u) << r.body;  // BOS + 4 prompt tokens + 1 generated
+  EXPECT_TRUE(l["token_logprobs"][0].is_null());
+  EXPECT_TRUE(l["top_logprobs"][0].is_null());
+  for (size_t i = 1; i < 6; ++i) {
+    EXPECT_LE(l["token_logprobs"][i].get<double>(), 0.0);
+    EXPECT_EQ(l["top_logprobs"][i].size(), 1u);
+  }
+  EXPECT_EQ(l["tokens"][1], " Once");
+  EXPECT_EQ(l["tokens"][5], ",");  // the greedy continuation
+  EXPECT_EQ(r.json["choices"][0]["text"], "Once upon a time,");
+  // The same prompt as token ids gives the same numbers.
+  Response ids = Post(port(), "/v1/completions",
+                      R"({"prompt": [1, 403, 407, 261, 378], "max_tokens": 1, "temperature": 0,
+                          "echo": true, "logprobs": 1})");
+  ASSERT_EQ(ids.status, 200) << ids.body;
+  EXPECT_EQ(ids.json["choices"][0]["logprobs"]["token_logprobs"], l["token_logprobs"]);
+}
+
 TEST_F(RoutesTest, ChatLogprobsOnePerToken) {
   Response r = Post(port(), "/v1/chat/completions",
                     R"({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6,
