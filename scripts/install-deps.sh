@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Usage: scripts/install-deps.sh [--runtime]
+#   --runtime: only the shared libraries the built medassist binary needs (the container's final
+#   stage); scripts/check-runtime-deps.sh, run by the tests, keeps that list true.
 # Installs the Debian packages the project builds and tests with, then the npm packages of web/ (Swagger
 # UI, embedded in the binary for /docs; the OpenAI client the server tests use). Idempotent and fast when
 # everything is already there: apt-get runs only for packages that are missing, npm only when
@@ -15,17 +18,36 @@ PACKAGES=(
   libcpp-httplib-dev libcurl4-openssl-dev
 )
 
+# What the medassist binary loads at run time (no compiler, no headers, no node).
+RUNTIME_PACKAGES=(
+  libc6 libgcc-s1 libstdc++6 libpcre2-8-0 libutf8proc2 libspdlog1.10 libfmt9 libcpp-httplib0.11
+  libssl3 zlib1g libbrotli1 libcurl4 ca-certificates curl
+)
+
+if [[ "${1:-}" == "--list-runtime" ]]; then
+  printf '%s\n' "${RUNTIME_PACKAGES[@]}"
+  exit 0
+fi
+if [[ "${1:-}" == "--runtime" ]]; then
+  PACKAGES=("${RUNTIME_PACKAGES[@]}")
+  SKIP_NODE=1
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 # node and npm are checked as commands, not packages: a NodeSource nodejs already ships npm.
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
+if [[ -z "${SKIP_NODE:-}" ]]; then
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
 
 if ((${#missing[@]} == 0)); then
-  echo "install-deps: all ${#PACKAGES[@]} packages and node/npm present"
+  what="packages and node/npm"
+  [[ -n "${SKIP_NODE:-}" ]] && what="runtime packages"
+  echo "install-deps: all ${#PACKAGES[@]} $what present"
 else
   echo "install-deps: installing ${missing[*]}"
   SUDO=""
@@ -34,6 +56,8 @@ else
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+[[ -n "${SKIP_NODE:-}" ]] && exit 0
 
 # web/node_modules: npm writes node_modules/.package-lock.json on every install, so a lock file newer
 # than it means the pinned versions changed. Under sudo, npm runs as the calling user so that the
