@@ -21,6 +21,8 @@ struct EngineCore::Sequence {
   std::vector<int32_t> blocks = {};
   uint64_t chain_key = PrefixCache::kRoot;  // prefix-cache key after block n_offered - 1
   int32_t n_offered = 0;                    // leading blocks the prefix cache has seen
+  int32_t prompt_logprobs_next = 1;         // index of the next prompt token whose logprob is due
+  bool admitted_before = false;             // preempted once: its prompt was counted already
   bool cancelled = false;
   bool done = false;  // finished: its blocks are back in the pool
 };
@@ -113,7 +115,8 @@ EngineStats EngineCore::stats() const {
           .prefix_lookup_blocks = prefix_lookup_blocks_,
           .prompt_tokens = prompt_tokens_,
           .prompt_tokens_computed = prompt_tokens_computed_,
-          .generated_tokens = generated_tokens_};
+          .generated_tokens = generated_tokens_,
+          .preemptions = preemptions_};
 }
 
 void EngineCore::Finish(Sequence& s, FinishReason reason, std::vector<TokenEvent>* events) {
@@ -127,19 +130,26 @@ void EngineCore::Finish(Sequence& s, FinishReason reason, std::vector<TokenEvent
                      .n_generated_tokens = s.n_generated});
 }
 
-// Arrival order, no overtaking: a big request at the head waits for room rather than starve.
+int32_t EngineCore::BlocksForPositions(int64_t positions) const {
+  const int32_t block = kv_.shape().block_size;
+  return static_cast<int32_t>((positions + block - 1) / block);
+}
+
+// Arrival order, no overtaking: a big request at the head waits for room rather than starve. A
+// sequence gets the blocks of the tokens it has (its prompt, or prompt and output after a
+// preemption); the blocks of its output are taken as it grows (ReserveBlocks).
 void EngineCore::Admit() {
   const int32_t block = kv_.shape().block_size;
   while (!waiting_.empty() && static_cast<int32_t>(running_.size()) < config_.max_running) {
     Sequence& s = *waiting_.front();
+    const int32_t n_tokens = static_cast<int32_t>(s.tokens.size());
     std::vector<int32_t> reused;
-    // Not the block of the last prompt token: that row must run to give the first logits.
+    // Not the block of the last token: that row must run to give the next logits.
     // A request for prompt logprobs needs the logits of every prompt row: nothing is reused.
-    const int32_t reusable = config_.prefix_cache && s.request.prompt_logprobs < 0
-                                 ? (static_cast<int32_t>(s.request.prompt.size()) - 1) / block
-                                 : 0;
-    if (reusable > 0) reused = prefix_cache_.Match(pool_, s.request.prompt, reusable, &s.chain_key);
-    const int32_t need = BlocksFor(s.request) - static_cast<int32_t>(reused.size());
+    const int32_t reusable =
+        config_.prefix_cache && s.request.prompt_logprobs < 0 ? (n_tokens - 1) / block : 0;
+    if (reusable > 0) reused = prefix_cache_.Match(pool_, s.tokens, reusable, &s.chain_key);
+    const int32_t need = BlocksForPositions(n_tokens) - static_cast<int32_t>(reused.size());
     if (pool_.n_free() < need) prefix_cache_.Evict(pool_, need - pool_.n_free());
     std::vector<int32_t> fresh;
     if (!pool_.Allocate(need, &fresh)) {
@@ -150,13 +160,53 @@ void EngineCore::Admit() {
     s.blocks = std::move(reused);
     s.n_offered = static_cast<int32_t>(s.blocks.size());
     s.n_computed = s.n_offered * block;
-    prefix_lookup_blocks_ += reusable;  // counted once per admitted request, not per attempt
-    prefix_hit_blocks_ += s.n_offered;
-    prompt_tokens_ += static_cast<int64_t>(s.request.prompt.size());
-    prompt_tokens_computed_ += static_cast<int64_t>(s.request.prompt.size()) - s.n_computed;
+    if (!s.admitted_before) {  // counted once per request, not per attempt or readmission
+      s.admitted_before = true;
+      prefix_lookup_blocks_ += reusable;
+      prefix_hit_blocks_ += s.n_offered;
+      prompt_tokens_ += static_cast<int64_t>(s.request.prompt.size());
+      prompt_tokens_computed_ += static_cast<int64_t>(s.request.prompt.size()) - s.n_computed;
+    }
     s.blocks.insert(s.blocks.end(), fresh.begin(), fresh.end());
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
+  }
+}
+
+// Gives back a running sequence's blocks and puts it first in the queue: it is readmitted when
+// there is room, and recomputes what the prefix cache no longer holds. Its sampler keeps its state,
+// so the tokens it goes on to produce are the ones it would have produced (batch invariance).
+void EngineCore::Preempt(Sequence& s) {
+  pool_.Release(s.blocks);
+  s.blocks.clear();
+  s.n_computed = 0;
+  s.n_offered = 0;
+  s.chain_key = PrefixCache::kRoot;
+  ++preemptions_;
+}
+
+// Before the batch is built: every running sequence gets the blocks its rows of this step need
+// (oldest first). When the pool and the prefix cache have none left, the newest running sequence
+// is preempted; the oldest always progresses, and Add refused requests that could not fit alone.
+void EngineCore::ReserveBlocks() {
+  for (size_t i = 0; i < running_.size(); ++i) {
+    Sequence& s = *running_[i];
+    const int32_t pending = static_cast<int32_t>(s.tokens.size()) - s.n_computed;
+    const int32_t rows = std::min(pending, config_.max_batch_tokens);
+    const int32_t need =
+        BlocksForPositions(s.n_computed + rows) - static_cast<int32_t>(s.blocks.size());
+    if (need <= 0) continue;
+    std::vector<int32_t> fresh;
+    for (;;) {
+      if (pool_.n_free() < need) prefix_cache_.Evict(pool_, need - pool_.n_free());
+      if (pool_.Allocate(need, &fresh)) break;
+      Sequence& victim = *running_.back();
+      Preempt(victim);
+      waiting_.push_front(std::move(running_.back()));
+      running_.pop_back();
+      if (&victim == &s) return;  // it was the newest: it waits, and so do those after it
+    }
+    s.blocks.insert(s.blocks.end(), fresh.begin(), fresh.end());
   }
 }
 
@@ -217,13 +267,15 @@ Status EngineCore::RunForward() {
 // Row i of the chunk predicts prompt token n_computed + i + 1 (when that is still in the prompt).
 void EngineCore::EmitPromptLogprobs(const Fed& f, int64_t first_logit_row,
                                     std::vector<TokenEvent>* events) {
-  const Sequence& s = *f.seq;
+  Sequence& s = *f.seq;
   const int64_t vocab = model_->config().vocab_size;
   const int32_t n_prompt = static_cast<int32_t>(s.request.prompt.size());
   TokenEvent e{.id = s.id};
   for (int32_t i = 0; i < f.n_rows; ++i) {
     const int32_t next = s.n_computed + i + 1;
     if (next >= n_prompt) break;
+    if (next < s.prompt_logprobs_next) continue;  // sent before a preemption
+    s.prompt_logprobs_next = next + 1;
     const std::span<const float> row(&logits_[static_cast<size_t>((first_logit_row + i) * vocab)],
                                      static_cast<size_t>(vocab));
     e.prompt_tokens.push_back(TokenLogprobs(row, s.request.prompt[static_cast<size_t>(next)],
@@ -279,6 +331,7 @@ Status EngineCore::Step(std::vector<TokenEvent>* events) {
   std::erase_if(waiting_, [](const auto& s) { return s->done; });
   std::erase_if(running_, [](const auto& s) { return s->done; });
   Admit();
+  ReserveBlocks();
   BuildBatch();
   if (batch_.rows.empty()) return Status::Ok();
   RETURN_IF_ERROR(RunForward());

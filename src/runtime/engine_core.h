@@ -10,12 +10,15 @@
 //   std::vector<TokenEvent> events;
 //   while (!core.idle()) { events.clear(); RETURN_IF_ERROR(core.Step(&events)); ... }
 //
-// Memory: at admission a sequence gets all the blocks it can need (prompt + max_new_tokens, capped
-// at the context), so a running sequence never runs out; a request that does not fit waits, in
-// arrival order, and one that could never fit the cache is refused at Add. The prefix cache
-// (prefix_cache.h) lends a new request the blocks of a prefix computed before (its prompt's full
-// blocks, but never the one holding its last token, which must run to give logits); blocks only
-// the cache holds are evicted, least recently used first, when an admission needs room.
+// Memory: at admission a sequence gets the blocks of its prompt, and then the blocks of its output
+// as it grows; when none are left (after evicting what only the prefix cache holds), the newest
+// running sequence is preempted: its blocks go back and it waits first in the queue, to be
+// recomputed (largely from the prefix cache) when there is room, with the same tokens as if it had
+// never stopped. A request waits, in arrival order, until its prompt fits; one that could not fit
+// the whole cache even alone (prompt + max_new_tokens, capped at the context) is refused at Add.
+// The prefix cache (prefix_cache.h) lends a new request the blocks of a prefix computed before (its
+// prompt's full blocks, but never the one holding its last token, which must run to give logits);
+// blocks only the cache holds are evicted, least recently used first, when an admission needs room.
 #pragma once
 
 #include <cstdint>
@@ -78,6 +81,7 @@ struct EngineStats {
   int64_t prompt_tokens = 0;           // of admitted requests, since the start
   int64_t prompt_tokens_computed = 0;  // of those, run through the model (the rest reused)
   int64_t generated_tokens = 0;        // since the start
+  int64_t preemptions = 0;             // sequences sent back to the queue to free KV blocks
 };
 
 // The number of KV blocks a memory budget holds for this model (F32 keys and values of every
@@ -113,6 +117,9 @@ class EngineCore {
   EngineCore(const model::Model& model, model::Forward* forward, const EngineConfig& config,
              model::KvCache kv);
   int32_t BlocksFor(const GenerationRequest& r) const;
+  int32_t BlocksForPositions(int64_t positions) const;
+  void ReserveBlocks();
+  void Preempt(Sequence& s);
   void Finish(Sequence& s, FinishReason reason, std::vector<TokenEvent>* events);
   void Admit();
   // Offers the sequence's newly completed blocks to the prefix cache.
@@ -129,7 +136,7 @@ class EngineCore {
   PrefixCache prefix_cache_;
   int64_t next_id_ = 0;
   int64_t prompt_tokens_ = 0, prompt_tokens_computed_ = 0, generated_tokens_ = 0;
-  int64_t prefix_hit_blocks_ = 0, prefix_lookup_blocks_ = 0;
+  int64_t prefix_hit_blocks_ = 0, prefix_lookup_blocks_ = 0, preemptions_ = 0;
   std::deque<std::unique_ptr<Sequence>> waiting_;
   std::vector<std::unique_ptr<Sequence>> running_;
   // The step being built: the batch, which running sequences it feeds and how many rows each.

@@ -333,3 +333,47 @@ TEST(EngineCorePromptLogprobsTest, EveryPromptTokenOnceWhateverTheChunking) {
 
 }  // namespace
 }  // namespace medassist::runtime
+
+namespace medassist::runtime {
+namespace {
+
+// Admission takes the blocks of the prompt only: requests with a large max_new_tokens but room
+// for their prompts run together instead of one at a time.
+TEST(EngineCoreLazyBlocksTest, AdmissionDoesNotReserveTheWholeOutput) {
+  EngineCore e = MakeEngine({.n_kv_blocks = 8, .context = 128, .max_batch_tokens = 64});
+  for (int32_t i = 0; i < 3; ++i) ASSERT_TRUE(e.Add(Sampled(10, 40 + i, 100)).ok());
+  std::vector<TokenEvent> events;
+  ASSERT_TRUE(e.Step(&events).ok());
+  EXPECT_EQ(e.stats().running, 3);  // each would have needed 7 of the 8 blocks up front
+  EXPECT_EQ(e.stats().kv_blocks_used, 3);
+}
+
+// Three sequences that cannot all grow in a 9-block cache: the newest are preempted, readmitted
+// and recomputed, and every request still gets exactly the tokens (and logprobs) it gets alone.
+TEST(EngineCoreLazyBlocksTest, PreemptionDoesNotChangeResults) {
+  std::vector<GenerationRequest> requests = {Sampled(20, 50, 60), Sampled(30, 51, 50),
+                                             Sampled(12, 52, 70)};
+  for (GenerationRequest& r : requests) r.sampling.logprobs = true;
+  std::map<int64_t, Outcome> alone;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EngineCore e = MakeEngine({.n_kv_blocks = 9, .context = 128, .max_batch_tokens = 16});
+    alone[static_cast<int64_t>(i)] = RunAll(e, {{requests[i]}})[0];
+  }
+  for (bool prefix_cache : {true, false}) {
+    EngineCore e = MakeEngine(
+        {.n_kv_blocks = 9, .context = 128, .max_batch_tokens = 16, .prefix_cache = prefix_cache});
+    std::map<int64_t, Outcome> together = RunAll(e, {requests});
+    EXPECT_GT(e.stats().preemptions, 0) << "the test must make the cache run out";
+    for (const auto& [id, o] : alone) {
+      EXPECT_EQ(together[id].tokens, o.tokens) << "request " << id;
+      EXPECT_EQ(together[id].logprobs, o.logprobs) << "request " << id;
+      EXPECT_EQ(together[id].n_generated, o.n_generated);
+      EXPECT_EQ(together[id].n_prompt, o.n_prompt);
+    }
+    EXPECT_EQ(e.stats().kv_blocks_used, e.stats().prefix_cache_blocks);
+    EXPECT_EQ(e.stats().prompt_tokens, 20 + 30 + 12);  // a readmission is not a new prompt
+  }
+}
+
+}  // namespace
+}  // namespace medassist::runtime

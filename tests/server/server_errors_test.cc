@@ -110,6 +110,20 @@ TEST_F(ErrorsTest, MalformedBodies) {
   ExpectEnvelope(Chat(big), 413);
 }
 
+// A value nested a million levels deep (4 MB) once overflowed the stack while the error message
+// printed it; it must be a 400 naming the field, and the server must stay up.
+TEST(DeepNestingTest, IsA400AndTheServerStaysUp) {
+  auto backend = std::make_shared<ScriptedBackend>(std::vector<std::string>{"ok"},
+                                                   runtime::FinishReason::kEos);
+  TestServer s(ServerOptions{}, backend);
+  const size_t depth = 1'000'000;
+  std::string body = R"({"prompt": "p", "logit_bias": {"1": )" + std::string(depth, '[') +
+                     std::string(depth, ']') + "}}";
+  Response r = Post(s.port(), "/v1/generate", body);
+  ExpectEnvelope(r, 400);
+  EXPECT_EQ(Get(s.port(), "/health").status, 200);
+}
+
 TEST_F(ErrorsTest, UnknownRouteAndMethod) {
   ExpectEnvelope(Get(port(), "/v1/nothing"), 404);
   ExpectEnvelope(Post(port(), "/v1/models", "{}"), 404);
