@@ -16,3 +16,6 @@ medassist_add_fuzzer(safetensors_fuzz SOURCE safetensors_fuzz.cc LIBS medassist_
 
 # Hugging Face config.json / generation_config.json parsing.
 medassist_add_fuzzer(hf_config_fuzz SOURCE hf_config_fuzz.cc LIBS medassist_formats)
+
+# Server request bodies: JSON parsing, then each generating route's parser and validation.
+medassist_add_fuzzer(server_requests_fuzz SOURCE server_requests_fuzz.cc LIBS medassist_server)

@@ -25,6 +25,7 @@ fi
 
 log="$(mktemp)"
 server_pid=""
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
   if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid"; fi
   rm -f "$log"
