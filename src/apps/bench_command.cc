@@ -18,7 +18,7 @@ namespace medassist::apps {
 namespace {
 
 struct BenchArgs {
-  std::string model, output;
+  std::string model, output, kv_type;
   int n_prompt = 0, n_gen = 0, repetitions = 0, depth = 0, concurrency = 1;
   ComputeArgs compute;
 };
@@ -192,7 +192,7 @@ std::vector<int32_t> RandomPrompt(std::mt19937& rng, int n, int64_t vocab_size) 
 // Submits n requests at once (random prompts of n_prompt tokens, greedy, n_gen tokens, no EOS)
 // and steps the engine until all finish, timing every token.
 Result<ConcurrencyResult> RunConcurrent(const model::Model& m, model::Forward& forward, int n,
-                                        int n_prompt, int n_gen) {
+                                        int n_prompt, int n_gen, model::KvType kv_type) {
   const int32_t block = model::kDefaultKvBlockSize;
   const int32_t per_sequence = (n_prompt + n_gen + block - 1) / block;
   ASSIGN_OR_RETURN(runtime::EngineCore engine,
@@ -200,7 +200,8 @@ Result<ConcurrencyResult> RunConcurrent(const model::Model& m, model::Forward& f
                                                {.n_kv_blocks = per_sequence * n,
                                                 .context = n_prompt + n_gen,
                                                 .max_batch_tokens = std::max(512, n),
-                                                .max_running = n}));
+                                                .max_running = n,
+                                                .kv_type = kv_type}));
   std::mt19937 rng(7);
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
@@ -248,7 +249,7 @@ Result<ConcurrencyResult> RunConcurrent(const model::Model& m, model::Forward& f
 // Time to first token of two requests one after the other that share their first n_prompt
 // tokens (a system prompt) and differ in 8 more: the second reuses the first's KV blocks.
 Result<std::pair<double, double>> SharedPrefixTtft(const model::Model& m, model::Forward& forward,
-                                                   int n_prompt) {
+                                                   int n_prompt, model::KvType kv_type) {
   const int32_t block = model::kDefaultKvBlockSize;
   const int32_t positions = n_prompt + 8 + 2;
   ASSIGN_OR_RETURN(
@@ -256,7 +257,8 @@ Result<std::pair<double, double>> SharedPrefixTtft(const model::Model& m, model:
       runtime::EngineCore::Create(m, &forward,
                                   {.n_kv_blocks = 2 * ((positions + block - 1) / block),
                                    .context = positions,
-                                   .max_batch_tokens = 512}));
+                                   .max_batch_tokens = 512,
+                                   .kv_type = kv_type}));
   std::mt19937 rng(11);
   const std::vector<int32_t> shared = RandomPrompt(rng, n_prompt, m.config().vocab_size);
   double ttft[2] = {0, 0};
@@ -284,22 +286,23 @@ Result<std::pair<double, double>> SharedPrefixTtft(const model::Model& m, model:
 }
 
 int RunConcurrencyBench(const BenchArgs& a, const model::Model& m, model::Forward& forward) {
+  const model::KvType kv = *model::ParseKvType(a.kv_type);
   if (a.n_gen < 2) {
     std::fprintf(stderr, "error: -c needs -n >= 2 (decode speed is measured between tokens)\n");
     return 1;
   }
   std::vector<ConcurrencyResult> results;
   for (int n : {1, a.concurrency}) {
-    Result<ConcurrencyResult> warm = RunConcurrent(m, forward, n, a.n_prompt, 2);  // untimed
+    Result<ConcurrencyResult> warm = RunConcurrent(m, forward, n, a.n_prompt, 2, kv);  // untimed
     Result<ConcurrencyResult> r =
-        warm.ok() ? RunConcurrent(m, forward, n, a.n_prompt, a.n_gen) : warm.status();
+        warm.ok() ? RunConcurrent(m, forward, n, a.n_prompt, a.n_gen, kv) : warm.status();
     if (!r.ok()) {
       std::fprintf(stderr, "error: %s\n", r.status().ToString().c_str());
       return 1;
     }
     results.push_back(*r);
   }
-  Result<std::pair<double, double>> prefix = SharedPrefixTtft(m, forward, a.n_prompt);
+  Result<std::pair<double, double>> prefix = SharedPrefixTtft(m, forward, a.n_prompt, kv);
   if (!prefix.ok()) {
     std::fprintf(stderr, "error: %s\n", prefix.status().ToString().c_str());
     return 1;
@@ -373,8 +376,8 @@ int RunBench(const BenchArgs& a) {
     return RunConcurrencyBench(a, *m, *compute.forward);
   }
   const int32_t block = model::kDefaultKvBlockSize;
-  Result<model::KvCache> kv = model::KvCache::Create(
-      model::KvCacheShape::ForModel(m->config(), (n_ctx + block - 1) / block));
+  Result<model::KvCache> kv = model::KvCache::Create(model::KvCacheShape::ForModel(
+      m->config(), (n_ctx + block - 1) / block, block, *model::ParseKvType(a.kv_type)));
   if (!kv.ok()) {
     std::fprintf(stderr, "error: %s\n", kv.status().ToString().c_str());
     return 1;
@@ -408,6 +411,7 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "-d,--n-depth", args->depth);
   AddDeclaredOption(*cmd, "-c,--concurrency", args->concurrency);
   AddDeclaredOption(*cmd, "--output", args->output);
+  AddDeclaredOption(*cmd, "--kv-type", args->kv_type)->check(CLI::IsMember({"f32", "f16"}));
   AddComputeOptions(*cmd, args->compute);
   cmd->callback([args, exit_code] { *exit_code = RunBench(*args); });
 }

@@ -142,6 +142,10 @@ constexpr OptionSpec kOptions[] = {
      "Connections served at once (each open stream holds one thread)."},
     {"--shutdown-timeout", "MEDASSIST_SHUTDOWN_TIMEOUT", "30", "serve",
      "On SIGTERM / SIGINT: seconds to let requests in flight finish before cancelling them."},
+    {"--kv-type", "MEDASSIST_KV_TYPE", "f16", "bench, serve",
+     "Element type of the KV cache: f16 (half the memory and the bytes attention reads; keys and "
+     "values rounded to nearest even, as llama.cpp's default cache) or f32 (the reference's "
+     "precision)."},
     {"--base", "", "", "kl-divergence",
      "The reference model (a .gguf file, folder or cached repo id), normally the F32 or BF16 "
      "original of --model; both must share one tokenizer."},

@@ -22,6 +22,7 @@ constexpr const char* kDefaultModel = "diyorarti/med-mixed-merged";
 
 struct ServeArgs {
   std::string host, api_key, model, model_name, tokenizer, system_prompt, reasoning, cors, backend;
+  std::string kv_type;
   int port = 8000, context = 0, kv_cache_mib = 0, max_batch_tokens = 0, max_running = 0;
   int max_pending = 0, http_threads = 0, max_body_mib = 0, shutdown_seconds = 0;
   bool strict_model_names = false;
@@ -97,14 +98,17 @@ std::shared_ptr<server::Backend> LoadBackend(const ServeArgs& a) {
   spdlog::info("compute: {} on {} threads", kernels::IsaName(kernels::BestIsa()),
                pool->n_threads());
   const int64_t kv_bytes = static_cast<int64_t>(a.kv_cache_mib) << 20;
+  const model::KvType kv_type = *model::ParseKvType(a.kv_type);  // checked by the parser
   server::LocalBackendOptions options{
-      .engine = {.n_kv_blocks = runtime::KvBlocksForBudget(m->model.config(), kv_bytes),
+      .engine = {.n_kv_blocks = runtime::KvBlocksForBudget(m->model.config(), kv_bytes, kv_type),
                  .context = a.context,
                  .max_batch_tokens = a.max_batch_tokens,
-                 .max_running = a.max_running},
+                 .max_running = a.max_running,
+                 .kv_type = kv_type},
       .max_pending = a.max_pending,
       .system_prompt = a.system_prompt};
-  spdlog::info("KV cache: {} MiB, {} blocks", a.kv_cache_mib, options.engine.n_kv_blocks);
+  spdlog::info("KV cache: {} MiB of {}, {} blocks of {} positions", a.kv_cache_mib, a.kv_type,
+               options.engine.n_kv_blocks, model::kDefaultKvBlockSize);
   Result<std::unique_ptr<server::LocalBackend>> b = server::LocalBackend::Create(
       std::move(*m), std::move(pool), model::Forward::Options{}, options);
   if (!b.ok()) {
@@ -176,6 +180,7 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "--backend", args->backend);
   AddDeclaredOption(*cmd, "--context", args->context);
   AddDeclaredOption(*cmd, "--kv-cache-mib", args->kv_cache_mib);
+  AddDeclaredOption(*cmd, "--kv-type", args->kv_type)->check(CLI::IsMember({"f32", "f16"}));
   AddDeclaredOption(*cmd, "--max-batch-tokens", args->max_batch_tokens);
   AddDeclaredOption(*cmd, "--max-running", args->max_running);
   AddDeclaredOption(*cmd, "--max-pending", args->max_pending);

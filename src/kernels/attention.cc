@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "kernels/fp16.h"
 
 namespace medassist::kernels {
 
@@ -13,21 +14,25 @@ void AttentionGroupAvx512(const AttentionGroupArgs& args);
 
 namespace {
 
-const float* SlotRow(const float* const* blocks, int32_t block_size, int64_t stride, int64_t t) {
-  return blocks[t / block_size] + (t % block_size) * stride;
+template <typename T>
+const T* SlotRow(const void* const* blocks, int32_t block_size, int64_t stride, int64_t t) {
+  return static_cast<const T*>(blocks[t / block_size]) + (t % block_size) * stride;
 }
 
-}  // namespace
+float Widen(float x) { return x; }
+float Widen(uint16_t h) { return F16ToF32(h); }
 
-void AttentionGroupScalar(const AttentionGroupArgs& a) {
+// T: the stored element (float, or uint16_t F16 bits).
+template <typename T>
+void Run(const AttentionGroupArgs& a) {
   const int64_t n = a.n_pos, d = a.head_dim;
   for (int64_t h = 0; h < a.group; ++h) {
     const float* q = a.q + h * d;
     float* s = a.scores + h * n;
     for (int64_t t = 0; t < n; ++t) {
-      const float* k = SlotRow(a.k_blocks, a.block_size, a.kv_stride, t);
+      const T* k = SlotRow<T>(a.k_blocks, a.block_size, a.kv_stride, t);
       float dot = 0.0f;
-      for (int64_t i = 0; i < d; ++i) dot += q[i] * k[i];
+      for (int64_t i = 0; i < d; ++i) dot += q[i] * Widen(k[i]);
       s[t] = dot * a.scale;
     }
     const float max_score = *std::max_element(s, s + n);
@@ -40,10 +45,20 @@ void AttentionGroupScalar(const AttentionGroupArgs& a) {
     float* out = a.out + h * d;
     std::fill(out, out + d, 0.0f);
     for (int64_t t = 0; t < n; ++t) {
-      const float* v = SlotRow(a.v_blocks, a.block_size, a.kv_stride, t);
+      const T* v = SlotRow<T>(a.v_blocks, a.block_size, a.kv_stride, t);
       const float p = s[t] * inv_sum;
-      for (int64_t i = 0; i < d; ++i) out[i] += p * v[i];
+      for (int64_t i = 0; i < d; ++i) out[i] += p * Widen(v[i]);
     }
+  }
+}
+
+}  // namespace
+
+void AttentionGroupScalar(const AttentionGroupArgs& a) {
+  if (a.kv_f16) {
+    Run<uint16_t>(a);
+  } else {
+    Run<float>(a);
   }
 }
 

@@ -7,10 +7,11 @@
 //     out_h = sum_t p[t] * v_t                        accumulated in position order
 //
 // Keys and values are read through per-block pointers: k_blocks[b] points at the key of slot 0 of
-// block b for this layer and KV head, and slot j's key is kv_stride floats further (the KV cache
-// layout). Each variant's order of operations depends only on its own inputs, so a row's result
-// is the same whatever else is in the batch (DESIGN §2b); variants (scalar, AVX2, AVX-512) may
-// differ from each other by rounding.
+// block b for this layer and KV head, and slot j's key is kv_stride elements further (the KV cache
+// layout). Elements are F32, or F16 when kv_f16 (widened to F32 on load; the arithmetic is F32).
+// Each variant's order of operations depends only on its own inputs, so a row's result is the same
+// whatever else is in the batch (DESIGN §2b); variants (scalar, AVX2, AVX-512) may differ from each
+// other by rounding.
 #pragma once
 
 #include <cstdint>
@@ -23,9 +24,10 @@ struct AttentionGroupArgs {
   const float* q = nullptr;  // group x head_dim, head-major
   int64_t group = 1;
   int64_t head_dim = 0;
-  const float* const* k_blocks = nullptr;
-  const float* const* v_blocks = nullptr;
-  int64_t kv_stride = 0;  // floats between the keys (values) of consecutive slots
+  const void* const* k_blocks = nullptr;  // float or uint16_t (F16 bits) elements
+  const void* const* v_blocks = nullptr;
+  int64_t kv_stride = 0;  // elements between the keys (values) of consecutive slots
+  bool kv_f16 = false;
   int32_t block_size = 0;
   int64_t n_pos = 0;
   float scale = 1.0f;

@@ -14,16 +14,24 @@ namespace {
 
 using vec256::ExpNonPositive;
 
-// Walks the slots 0, 1, 2, ... of a paged K or V store without a division per position.
+// 8 cached elements as F32: F32 as they are, F16 widened (exact).
+__m256 Load8(const float* p) { return _mm256_loadu_ps(p); }
+__m256 Load8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Walks the slots 0, 1, 2, ... of a paged K or V store without a division per position; T is the
+// stored element (float, or uint16_t F16 bits).
+template <typename T>
 struct SlotCursor {
-  const float* const* blocks;
+  const void* const* blocks;
   int32_t block_size;
   int64_t stride;
   int64_t block = 0;
   int32_t slot = 0;
 
-  const float* Next() {
-    const float* row = blocks[block] + slot * stride;
+  const T* Next() {
+    const T* row = static_cast<const T*>(blocks[block]) + slot * stride;
     if (++slot == block_size) slot = 0, ++block;
     return row;
   }
@@ -64,19 +72,20 @@ __m256 SumEach8(const __m256* a) {
 // accumulated lane-wise side by side (element i of every key before element i + 8), then summed
 // by SumEach8. The last n % 8 positions run the same sequence (the missing lanes repeat the first
 // key and are not stored), so s[t] depends on q and k_t only, not on t or n.
+template <typename T>
 void Scores(const AttentionGroupArgs& a, const float* q, float* s) {
   const int64_t d = a.head_dim, n = a.n_pos;
   const __m256 scale = _mm256_set1_ps(a.scale);
-  SlotCursor keys{a.k_blocks, a.block_size, a.kv_stride};
+  SlotCursor<T> keys{a.k_blocks, a.block_size, a.kv_stride};
   for (int64_t t = 0; t < n; t += 8) {
     const int64_t count = std::min<int64_t>(8, n - t);
-    const float* k[8];
+    const T* k[8];
     for (int64_t j = 0; j < 8; ++j) k[j] = j < count ? keys.Next() : k[0];
     __m256 acc[8];
-    for (int j = 0; j < 8; ++j) acc[j] = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k[j]));
+    for (int j = 0; j < 8; ++j) acc[j] = _mm256_mul_ps(_mm256_loadu_ps(q), Load8(k[j]));
     for (int64_t i = 8; i < d; i += 8) {
       const __m256 qi = _mm256_loadu_ps(q + i);
-      for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k[j] + i), acc[j]);
+      for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qi, Load8(k[j] + i), acc[j]);
     }
     const __m256 block = _mm256_mul_ps(SumEach8(acc), scale);
     if (count == 8) {
@@ -121,17 +130,17 @@ void Softmax(float* s, int64_t n) {
 // kHeads * kVecs accumulators in registers (the generic loop in AttentionGroupAvx2 loads and
 // stores them per position). Each lane still adds its positions in order, so the bits are those
 // of the generic loop whatever kHeads and kVecs.
-template <int kHeads, int kVecs>
+template <typename T, int kHeads, int kVecs>
 void WeightedValues(const AttentionGroupArgs& a, int64_t h, int64_t c) {
   const int64_t n = a.n_pos;
   __m256 acc[kHeads][kVecs];
   for (int j = 0; j < kHeads; ++j)
     for (int i = 0; i < kVecs; ++i) acc[j][i] = _mm256_setzero_ps();
-  SlotCursor values{a.v_blocks, a.block_size, a.kv_stride};
+  SlotCursor<T> values{a.v_blocks, a.block_size, a.kv_stride};
   for (int64_t t = 0; t < n; ++t) {
-    const float* v = values.Next() + c;
+    const T* v = values.Next() + c;
     __m256 vi[kVecs];
-    for (int i = 0; i < kVecs; ++i) vi[i] = _mm256_loadu_ps(v + 8 * i);
+    for (int i = 0; i < kVecs; ++i) vi[i] = Load8(v + 8 * i);
     for (int j = 0; j < kHeads; ++j) {
       const __m256 p = _mm256_broadcast_ss(a.scores + (h + j) * n + t);
       for (int i = 0; i < kVecs; ++i) acc[j][i] = _mm256_fmadd_ps(p, vi[i], acc[j][i]);
@@ -142,16 +151,11 @@ void WeightedValues(const AttentionGroupArgs& a, int64_t h, int64_t c) {
       _mm256_storeu_ps(a.out + (h + j) * a.head_dim + c + 8 * i, acc[j][i]);
 }
 
-}  // namespace
-
-void AttentionGroupAvx2(const AttentionGroupArgs& a) {
-  if (a.head_dim % 8 != 0) {
-    AttentionGroupScalar(a);
-    return;
-  }
+template <typename T>
+void Run(const AttentionGroupArgs& a) {
   const int64_t n = a.n_pos, d = a.head_dim;
   for (int64_t h = 0; h < a.group; ++h) {
-    Scores(a, a.q + h * d, a.scores + h * n);
+    Scores<T>(a, a.q + h * d, a.scores + h * n);
     Softmax(a.scores + h * n, n);
   }
   // out_h = sum_t p_h[t] v_t, in position order per lane. Pairs of heads x 32 columns share each
@@ -160,23 +164,35 @@ void AttentionGroupAvx2(const AttentionGroupArgs& a) {
   if (d == 64 || d == 128) {
     int64_t h = 0;
     for (; h + 2 <= a.group; h += 2)
-      for (int64_t c = 0; c < d; c += 32) WeightedValues<2, 4>(a, h, c);
+      for (int64_t c = 0; c < d; c += 32) WeightedValues<T, 2, 4>(a, h, c);
     for (; h < a.group; ++h)
-      for (int64_t c = 0; c < d; c += 64) WeightedValues<1, 8>(a, h, c);
+      for (int64_t c = 0; c < d; c += 64) WeightedValues<T, 1, 8>(a, h, c);
     return;
   }
   for (int64_t h = 0; h < a.group; ++h) std::fill(a.out + h * d, a.out + (h + 1) * d, 0.0f);
-  SlotCursor values{a.v_blocks, a.block_size, a.kv_stride};
+  SlotCursor<T> values{a.v_blocks, a.block_size, a.kv_stride};
   for (int64_t t = 0; t < n; ++t) {
-    const float* v = values.Next();
+    const T* v = values.Next();
     for (int64_t i = 0; i < d; i += 8) {
-      const __m256 vi = _mm256_loadu_ps(v + i);
+      const __m256 vi = Load8(v + i);
       for (int64_t h = 0; h < a.group; ++h) {
         float* o = a.out + h * d + i;
         const __m256 p = _mm256_set1_ps(a.scores[h * n + t]);
         _mm256_storeu_ps(o, _mm256_fmadd_ps(p, vi, _mm256_loadu_ps(o)));
       }
     }
+  }
+}
+
+}  // namespace
+
+void AttentionGroupAvx2(const AttentionGroupArgs& a) {
+  if (a.head_dim % 8 != 0) {
+    AttentionGroupScalar(a);
+  } else if (a.kv_f16) {
+    Run<uint16_t>(a);
+  } else {
+    Run<float>(a);
   }
 }
 

@@ -21,8 +21,16 @@ namespace {
 
 using vec512::ExpNonPositive;
 
-const float* SlotRow(const float* const* blocks, int32_t block_size, int64_t stride, int64_t t) {
-  return blocks[t / block_size] + (t % block_size) * stride;
+// Slot t's row of a paged K or V store of T elements (float, or uint16_t F16 bits).
+template <typename T>
+const T* SlotRow(const void* const* blocks, int32_t block_size, int64_t stride, int64_t t) {
+  return static_cast<const T*>(blocks[t / block_size]) + (t % block_size) * stride;
+}
+
+// 16 cached elements as F32: F32 as they are, F16 widened (exact).
+__m512 Load16(const float* p) { return _mm512_loadu_ps(p); }
+__m512 Load16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
 // One step of the 16-vector reduction: x and y hold 16 / len groups of len lanes each (group g
@@ -69,13 +77,14 @@ __m512 SumEach16(const __m512* a) {
 
 // scores[t] = scale * q . k_t for one head. Positions in blocks of 16 (one vector of scores per
 // block), the last n % 16 one by one; either way the order depends on t and n only.
+template <typename T>
 void Scores(const AttentionGroupArgs& a, const float* q, float* s) {
   const int64_t d = a.head_dim;
   const auto dot = [&](int64_t t) {
-    const float* k = SlotRow(a.k_blocks, a.block_size, a.kv_stride, t);
-    __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(q), _mm512_loadu_ps(k));
+    const T* k = SlotRow<T>(a.k_blocks, a.block_size, a.kv_stride, t);
+    __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(q), Load16(k));
     for (int64_t i = 16; i < d; i += 16) {
-      acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(k + i), acc);
+      acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), Load16(k + i), acc);
     }
     return acc;
   };
@@ -121,7 +130,7 @@ void Softmax(float* s, int64_t n) {
 // out_h = sum_t p_h[t] v_t for head_dim 16 * kD16, with the accumulators of up to kHeads heads in
 // registers (the generic loop in AttentionGroupAvx512 loads and stores them per position). Each
 // lane still adds its positions in order, so the bits are those of the generic loop.
-template <int kD16>
+template <typename T, int kD16>
 void WeightedValues(const AttentionGroupArgs& a) {
   constexpr int kHeads = std::max(1, 24 / kD16);
   const int64_t n = a.n_pos, d = 16 * kD16;
@@ -131,9 +140,9 @@ void WeightedValues(const AttentionGroupArgs& a) {
     for (int h = 0; h < kHeads; ++h)
       for (int i = 0; i < kD16; ++i) acc[h][i] = _mm512_setzero_ps();
     for (int64_t t = 0; t < n; ++t) {
-      const float* v = SlotRow(a.v_blocks, a.block_size, a.kv_stride, t);
+      const T* v = SlotRow<T>(a.v_blocks, a.block_size, a.kv_stride, t);
       __m512 vi[kD16];
-      for (int i = 0; i < kD16; ++i) vi[i] = _mm512_loadu_ps(v + 16 * i);
+      for (int i = 0; i < kD16; ++i) vi[i] = Load16(v + 16 * i);
       for (int h = 0; h < kHeads; ++h) {
         if (h >= hc) break;
         const __m512 p = _mm512_set1_ps(a.scores[(h0 + h) * n + t]);
@@ -145,32 +154,39 @@ void WeightedValues(const AttentionGroupArgs& a) {
   }
 }
 
-}  // namespace
-
-void AttentionGroupAvx512(const AttentionGroupArgs& a) {
-  if (a.head_dim % 16 != 0 || a.head_dim > 256) {
-    AttentionGroupScalar(a);
-    return;
-  }
+template <typename T>
+void Run(const AttentionGroupArgs& a) {
   const int64_t n = a.n_pos, d = a.head_dim;
   for (int64_t h = 0; h < a.group; ++h) {
-    Scores(a, a.q + h * d, a.scores + h * n);
+    Scores<T>(a, a.q + h * d, a.scores + h * n);
     Softmax(a.scores + h * n, n);
   }
   // out_h = sum_t p_h[t] v_t, in position order per lane.
-  if (d == 64) return WeightedValues<4>(a);
-  if (d == 128) return WeightedValues<8>(a);
+  if (d == 64) return WeightedValues<T, 4>(a);
+  if (d == 128) return WeightedValues<T, 8>(a);
   for (int64_t h = 0; h < a.group; ++h) std::fill(a.out + h * d, a.out + (h + 1) * d, 0.0f);
   for (int64_t t = 0; t < n; ++t) {
-    const float* v = SlotRow(a.v_blocks, a.block_size, a.kv_stride, t);
+    const T* v = SlotRow<T>(a.v_blocks, a.block_size, a.kv_stride, t);
     for (int64_t i = 0; i < d; i += 16) {
-      const __m512 vi = _mm512_loadu_ps(v + i);
+      const __m512 vi = Load16(v + i);
       for (int64_t h = 0; h < a.group; ++h) {
         float* o = a.out + h * d + i;
         const __m512 p = _mm512_set1_ps(a.scores[h * n + t]);
         _mm512_storeu_ps(o, _mm512_fmadd_ps(p, vi, _mm512_loadu_ps(o)));
       }
     }
+  }
+}
+
+}  // namespace
+
+void AttentionGroupAvx512(const AttentionGroupArgs& a) {
+  if (a.head_dim % 16 != 0 || a.head_dim > 256) {
+    AttentionGroupScalar(a);
+  } else if (a.kv_f16) {
+    Run<uint16_t>(a);
+  } else {
+    Run<float>(a);
   }
 }
 

@@ -115,7 +115,7 @@ void Forward::Attention(int64_t layer, const Batch& batch, const KvCache& kv) {
   const int64_t n_tasks = static_cast<int64_t>(batch.rows.size()) * n_kv_heads;
   pool_.ParallelFor(n_tasks, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;
-    thread_local std::vector<const float*> k_blocks, v_blocks;
+    thread_local std::vector<const void*> k_blocks, v_blocks;
     for (int64_t task = begin; task < end; ++task) {
       const int64_t r = task / n_kv_heads;
       const int64_t kv_head = task % n_kv_heads;
@@ -123,12 +123,14 @@ void Forward::Attention(int64_t layer, const Batch& batch, const KvCache& kv) {
       const std::vector<int32_t>& table = batch.block_tables[static_cast<size_t>(row.seq)];
       const int64_t n_pos = row.pos + 1;
       const int64_t n_blocks = (n_pos + block_size - 1) / block_size;
+      const int64_t head_offset = kv_head * head_dim * kv.shape().element_bytes();
       GrowTo(scores, group * n_pos);
       GrowTo(k_blocks, n_blocks);
       GrowTo(v_blocks, n_blocks);
       for (int64_t b = 0; b < n_blocks; ++b) {
-        k_blocks[b] = kv.Key(table[b], layer, 0) + kv_head * head_dim;
-        v_blocks[b] = kv.Value(table[b], layer, 0) + kv_head * head_dim;
+        // Byte offsets: the head's first element in the slot.
+        k_blocks[b] = static_cast<const uint8_t*>(kv.KeyData(table[b], layer, 0)) + head_offset;
+        v_blocks[b] = static_cast<const uint8_t*>(kv.ValueData(table[b], layer, 0)) + head_offset;
       }
       const int64_t q_offset = r * c.q_dim() + kv_head * group * head_dim;
       attention_({.q = &q_[static_cast<size_t>(q_offset)],
@@ -137,6 +139,7 @@ void Forward::Attention(int64_t layer, const Batch& batch, const KvCache& kv) {
                   .k_blocks = k_blocks.data(),
                   .v_blocks = v_blocks.data(),
                   .kv_stride = c.kv_dim(),
+                  .kv_f16 = kv.type() == KvType::kF16,
                   .block_size = block_size,
                   .n_pos = n_pos,
                   .scale = scale,
@@ -164,8 +167,7 @@ void Forward::Layer(int64_t layer, const Batch& batch, KvCache& kv) {
     const int32_t block = batch.block_tables[static_cast<size_t>(row.seq)]
                                             [static_cast<size_t>(row.pos / kv.shape().block_size)];
     const int32_t slot = row.pos % kv.shape().block_size;
-    std::copy_n(&k_[r * c.kv_dim()], c.kv_dim(), kv.Key(block, layer, slot));
-    std::copy_n(&v_[r * c.kv_dim()], c.kv_dim(), kv.Value(block, layer, slot));
+    kv.Store(block, layer, slot, &k_[r * c.kv_dim()], &v_[r * c.kv_dim()]);
   }
   Attention(layer, batch, kv);
   Project(lin.o, attn_.data(), n, h_.data());

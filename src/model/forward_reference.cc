@@ -44,12 +44,14 @@ void AttentionNaive(const float* q, const KvCache& kv, int64_t layer,
   const int64_t group = shape.n_heads / shape.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
   std::vector<float> probs(static_cast<size_t>(pos) + 1);
+  std::vector<float> k(static_cast<size_t>(shape.head_dim)), v(k.size());
   for (int64_t h = 0; h < shape.n_heads; ++h) {
     const float* q_h = q + h * shape.head_dim;
     const int64_t kv_offset = (h / group) * shape.head_dim;
     float max_score = -INFINITY;
     for (int32_t t = 0; t <= pos; ++t) {
-      const float* k = kv.Key(block_table[t / block_size], layer, t % block_size) + kv_offset;
+      kv.LoadKey(block_table[t / block_size], layer, t % block_size, kv_offset, shape.head_dim,
+                 k.data());
       float dot = 0.0f;
       for (int64_t i = 0; i < shape.head_dim; ++i) dot += q_h[i] * k[i];
       probs[static_cast<size_t>(t)] = dot * scale;
@@ -63,7 +65,8 @@ void AttentionNaive(const float* q, const KvCache& kv, int64_t layer,
     float* out_h = out + h * shape.head_dim;
     for (int64_t i = 0; i < shape.head_dim; ++i) out_h[i] = 0.0f;
     for (int32_t t = 0; t <= pos; ++t) {
-      const float* v = kv.Value(block_table[t / block_size], layer, t % block_size) + kv_offset;
+      kv.LoadValue(block_table[t / block_size], layer, t % block_size, kv_offset, shape.head_dim,
+                   v.data());
       const float p = probs[static_cast<size_t>(t)] / sum;
       for (int64_t i = 0; i < shape.head_dim; ++i) out_h[i] += p * v[i];
     }
@@ -142,8 +145,7 @@ void LayerNaive(const Model& model, int64_t layer, const Batch& batch, KvCache& 
     const int32_t block = batch.block_tables[static_cast<size_t>(row.seq)]
                                             [static_cast<size_t>(row.pos / kv.shape().block_size)];
     const int32_t slot = row.pos % kv.shape().block_size;
-    std::copy_n(&k[r * c.kv_dim()], c.kv_dim(), kv.Key(block, layer, slot));
-    std::copy_n(&v[r * c.kv_dim()], c.kv_dim(), kv.Value(block, layer, slot));
+    kv.Store(block, layer, slot, &k[r * c.kv_dim()], &v[r * c.kv_dim()]);
   }
   // All rows' K/V are in the cache before any row attends: a prompt chunk sees itself.
   const AttentionShape shape{c.num_attention_heads, c.num_key_value_heads, c.head_dim};

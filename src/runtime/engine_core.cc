@@ -27,9 +27,10 @@ struct EngineCore::Sequence {
   bool done = false;  // finished: its blocks are back in the pool
 };
 
-int32_t KvBlocksForBudget(const formats::ModelConfig& config, int64_t budget_bytes) {
+int32_t KvBlocksForBudget(const formats::ModelConfig& config, int64_t budget_bytes,
+                          model::KvType kv_type) {
   const int64_t block_bytes =
-      model::KvCacheShape::ForModel(config, 1).block_floats() * static_cast<int64_t>(sizeof(float));
+      model::KvCacheShape::ForModel(config, 1, model::kDefaultKvBlockSize, kv_type).block_bytes();
   if (budget_bytes <= 0 || block_bytes <= 0) return 0;
   return static_cast<int32_t>(
       std::min<int64_t>(budget_bytes / block_bytes, std::numeric_limits<int32_t>::max()));
@@ -45,8 +46,9 @@ Result<EngineCore> EngineCore::Create(const model::Model& model, model::Forward*
   EngineConfig c = config;
   c.context =
       static_cast<int32_t>(std::min<int64_t>(c.context, model.config().max_position_embeddings));
-  ASSIGN_OR_RETURN(model::KvCache kv, model::KvCache::Create(model::KvCacheShape::ForModel(
-                                          model.config(), c.n_kv_blocks)));
+  ASSIGN_OR_RETURN(model::KvCache kv,
+                   model::KvCache::Create(model::KvCacheShape::ForModel(
+                       model.config(), c.n_kv_blocks, model::kDefaultKvBlockSize, c.kv_type)));
   return EngineCore(model, forward, c, std::move(kv));
 }
 

@@ -44,6 +44,7 @@ struct EngineConfig {
   int32_t max_batch_tokens = 256;  // rows per forward step: decode rows first, then prompt chunks
   int32_t max_running = 16;        // sequences admitted at once
   bool prefix_cache = true;        // reuse the KV blocks of earlier requests' common prefixes
+  model::KvType kv_type = model::KvType::kF32;  // F16 halves the cache (serve and bench use it)
 };
 
 struct GenerationRequest {
@@ -84,9 +85,10 @@ struct EngineStats {
   int64_t preemptions = 0;             // sequences sent back to the queue to free KV blocks
 };
 
-// The number of KV blocks a memory budget holds for this model (F32 keys and values of every
-// layer, kDefaultKvBlockSize positions a block); at least 0.
-int32_t KvBlocksForBudget(const formats::ModelConfig& config, int64_t budget_bytes);
+// The number of KV blocks a memory budget holds for this model (keys and values of every layer
+// in kv_type, kDefaultKvBlockSize positions a block); at least 0.
+int32_t KvBlocksForBudget(const formats::ModelConfig& config, int64_t budget_bytes,
+                          model::KvType kv_type = model::KvType::kF32);
 
 class EngineCore {
  public:

@@ -2,6 +2,7 @@
 // forward pass relies on: a head's result does not depend on the other heads of its group or on
 // the block layout, bit for bit, on every ISA the CPU has.
 #include "kernels/attention.h"
+#include "kernels/fp16.h"
 
 #include <gtest/gtest.h>
 
@@ -19,30 +20,47 @@ struct Case {
   int32_t block_size;
 };
 
-// A paged K or V store: n_pos rows of head_dim floats spread over blocks in a shuffled order,
-// with kv_stride floats between slots (the row is at the start of each slot).
+// A paged K or V store: n_pos rows of head_dim elements (F32, or F16 when f16) spread over blocks
+// in a shuffled order, with kv_stride elements between slots (the row is at the start of each
+// slot).
 struct PagedRows {
-  std::vector<float> storage;
-  std::vector<const float*> blocks;
+  std::vector<uint8_t> storage;
+  std::vector<const void*> blocks;
   int64_t stride;
+  bool f16;
 
   PagedRows(const std::vector<float>& rows, int64_t head_dim, int64_t n_pos, int32_t block_size,
-            uint32_t seed)
-      : stride(head_dim + 3) {
+            uint32_t seed, bool half = false)
+      : stride(head_dim + 3), f16(half) {
     const int64_t n_blocks = (n_pos + block_size - 1) / block_size;
-    storage.assign(static_cast<size_t>(n_blocks * block_size * stride), NAN);
+    const int64_t bytes = f16 ? 2 : 4;
+    storage.assign(static_cast<size_t>(n_blocks * block_size * stride * bytes), 0xff);  // NaN
     std::vector<int64_t> order(static_cast<size_t>(n_blocks));
     for (int64_t b = 0; b < n_blocks; ++b) order[b] = b;
     std::shuffle(order.begin(), order.end(), std::mt19937(seed));
     for (int64_t b = 0; b < n_blocks; ++b) {
-      blocks.push_back(storage.data() + order[b] * block_size * stride);
+      blocks.push_back(storage.data() + order[b] * block_size * stride * bytes);
     }
     for (int64_t t = 0; t < n_pos; ++t) {
-      float* dst = const_cast<float*>(blocks[t / block_size]) + (t % block_size) * stride;
-      std::copy_n(&rows[t * head_dim], head_dim, dst);
+      auto* dst = static_cast<uint8_t*>(const_cast<void*>(blocks[t / block_size])) +
+                  (t % block_size) * stride * bytes;
+      for (int64_t i = 0; i < head_dim; ++i) {
+        const float x = rows[t * head_dim + i];
+        if (f16) {
+          reinterpret_cast<uint16_t*>(dst)[i] = F32ToF16(x);
+        } else {
+          reinterpret_cast<float*>(dst)[i] = x;
+        }
+      }
     }
   }
 };
+
+// rows rounded through F16, as an F16 cache holds them.
+std::vector<float> RoundToF16(std::vector<float> rows) {
+  for (float& x : rows) x = F16ToF32(F32ToF16(x));
+  return rows;
+}
 
 std::vector<float> Random(int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -62,6 +80,7 @@ std::vector<float> RunAttention(AttentionGroupFn fn, const Case& c, const std::v
       .k_blocks = k.blocks.data(),
       .v_blocks = v.blocks.data(),
       .kv_stride = k.stride,
+      .kv_f16 = k.f16,
       .block_size = c.block_size,
       .n_pos = c.n_pos,
       .scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim)),
@@ -122,6 +141,32 @@ TEST_P(AttentionTest, MatchesDoubleReferenceOnOddSizes) {
   }
 }
 
+// An F16 cache: the kernels widen each stored element exactly, so the result is the F32 attention
+// of the F16-rounded keys and values; and a head's bits do not depend on the block layout.
+TEST_P(AttentionTest, F16CacheMatchesReferenceOfRoundedRows) {
+  const AttentionGroupFn fn = SelectAttentionGroup(GetParam());
+  for (const Case& c : {Case{1, 64, 1, 16}, Case{7, 64, 100, 16}, Case{2, 128, 1000, 32},
+                        Case{3, 8, 33, 16}, Case{1, 48, 16, 4}}) {
+    const std::vector<float> q = Random(c.group * c.head_dim, 21);
+    const std::vector<float> keys = Random(c.n_pos * c.head_dim, 22);
+    const std::vector<float> values = Random(c.n_pos * c.head_dim, 23);
+    const std::vector<float> out =
+        RunAttention(fn, c, q, PagedRows(keys, c.head_dim, c.n_pos, c.block_size, 4, true),
+                     PagedRows(values, c.head_dim, c.n_pos, c.block_size, 5, true));
+    const std::vector<float> again =
+        RunAttention(fn, c, q, PagedRows(keys, c.head_dim, c.n_pos, c.block_size, 6, true),
+                     PagedRows(values, c.head_dim, c.n_pos, c.block_size, 7, true));
+    EXPECT_EQ(std::memcmp(out.data(), again.data(), out.size() * sizeof(float)), 0);
+    for (int64_t h = 0; h < c.group; ++h) {
+      const std::vector<double> want = Reference(c, q, RoundToF16(keys), RoundToF16(values), h);
+      for (int64_t i = 0; i < c.head_dim; ++i) {
+        ASSERT_NEAR(out[h * c.head_dim + i], want[i], 2e-5 * (1 + std::abs(want[i])))
+            << "group " << c.group << " head_dim " << c.head_dim << " n_pos " << c.n_pos;
+      }
+    }
+  }
+}
+
 TEST_P(AttentionTest, HeadResultIndependentOfGroupAndBlockLayout) {
   const AttentionGroupFn fn = SelectAttentionGroup(GetParam());
   const Case group7{7, 64, 77, 16};
@@ -144,8 +189,8 @@ TEST_P(AttentionTest, SoftmaxExpMatchesStdExp) {
   const AttentionGroupFn fn = SelectAttentionGroup(GetParam());
   constexpr float kUnderflow = -87.3365447f;  // ln(FLT_MIN)
   float q[8] = {1}, k[2][8] = {}, v[2][8] = {{1}, {0, 1}}, scores[2], out[8];
-  const float* k_blocks[] = {k[0]};
-  const float* v_blocks[] = {v[0]};
+  const void* k_blocks[] = {k[0]};
+  const void* v_blocks[] = {v[0]};
   for (int i = 0; i <= 100000; ++i) {
     const float x = -100.0f + 1e-3f * static_cast<float>(i);
     k[1][0] = x;

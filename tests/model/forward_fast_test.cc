@@ -21,8 +21,9 @@ using testing::SyntheticQwen2;
 
 // Runs ids through forward in one call (all logits) on a fresh cache.
 std::vector<float> RunFast(const Model& model, Forward& forward, const std::vector<int32_t>& ids,
-                           int32_t chunk = 0) {
-  testing::SequenceCache cache = MakeSequenceCache(model, static_cast<int32_t>(ids.size()));
+                           int32_t chunk = 0, KvType kv_type = KvType::kF32) {
+  testing::SequenceCache cache =
+      MakeSequenceCache(model, static_cast<int32_t>(ids.size()), kDefaultKvBlockSize, kv_type);
   const int64_t vocab = model.config().vocab_size;
   std::vector<float> all;
   const int32_t n = static_cast<int32_t>(ids.size());
@@ -140,6 +141,38 @@ TEST(FastForward, MixedBatchEqualsSeparateRuns) {
   EXPECT_EQ(std::memcmp(got.data(), want_b.data(), 8 * vocab * sizeof(float)), 0);
   EXPECT_EQ(std::memcmp(got.data() + 8 * vocab, want_a.data(), 20 * vocab * sizeof(float)), 0);
   EXPECT_EQ(std::memcmp(last.data(), want_b.data() + 8 * vocab, vocab * sizeof(float)), 0);
+}
+
+// An F16 KV cache: on every ISA the fast path stays within rounding distance of the reference
+// reading the same F16 cache, keeps its batch invariance (chunking), and moves the logits only by
+// F16's rounding of keys and values relative to an F32 cache.
+TEST(FastForward, F16CacheAgreesWithReferenceAndStaysBatchInvariant) {
+  const Model& model = SyntheticQwen2();
+  const int64_t vocab = model.config().vocab_size;
+  const std::vector<int32_t> ids = Tokens(40, 9, 1024);
+  testing::SequenceCache ref_cache =
+      MakeSequenceCache(model, 40, kDefaultKvBlockSize, KvType::kF16);
+  Batch batch;
+  batch.block_tables = {ref_cache.block_table};
+  for (int32_t i = 0; i < 40; ++i) batch.rows.push_back({0, ids[i], i, true});
+  std::vector<float> reference(static_cast<size_t>(40 * vocab));
+  ASSERT_TRUE(ForwardReference(model, batch, ref_cache.kv, reference).ok());
+  float scale = 1.0f;
+  for (float v : reference) scale = std::max(scale, std::abs(v));
+  for (Isa isa : SupportedIsas()) {
+    ThreadPool pool(2);
+    Forward forward(model, pool, {.isa = isa});
+    const std::vector<float> f16 = RunFast(model, forward, ids, 0, KvType::kF16);
+    // Only the summation order differs: relative error at float rounding scale.
+    EXPECT_LT(MaxAbsDiff(f16, reference), 1e-5f * scale) << kernels::IsaName(isa);
+    const std::vector<float> chunked = RunFast(model, forward, ids, 7, KvType::kF16);
+    EXPECT_EQ(std::memcmp(chunked.data(), f16.data(), f16.size() * sizeof(float)), 0)
+        << kernels::IsaName(isa);
+    const std::vector<float> f32 = RunFast(model, forward, ids);
+    const float moved = MaxAbsDiff(f16, f32);
+    EXPECT_GT(moved, 0.0f) << "the F16 cache must round something";
+    EXPECT_LT(moved, 2e-2f * scale) << kernels::IsaName(isa);
+  }
 }
 
 }  // namespace

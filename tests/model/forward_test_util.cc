@@ -4,10 +4,11 @@
 
 namespace medassist::model::testing {
 
-SequenceCache MakeSequenceCache(const Model& model, int32_t n_positions, int32_t block_size) {
+SequenceCache MakeSequenceCache(const Model& model, int32_t n_positions, int32_t block_size,
+                                KvType kv_type) {
   const int32_t n_blocks = (n_positions + block_size - 1) / block_size;
   Result<KvCache> kv =
-      KvCache::Create(KvCacheShape::ForModel(model.config(), n_blocks, block_size));
+      KvCache::Create(KvCacheShape::ForModel(model.config(), n_blocks, block_size, kv_type));
   CHECK(kv.ok()) << kv.status().ToString();
   SequenceCache cache{std::move(kv.value()), {}};
   for (int32_t b = 0; b < n_blocks; ++b) cache.block_table.push_back(b);

@@ -14,7 +14,8 @@ struct SequenceCache {
   KvCache kv;
   std::vector<int32_t> block_table;
 };
-SequenceCache MakeSequenceCache(const Model& model, int32_t n_positions, int32_t block_size = 16);
+SequenceCache MakeSequenceCache(const Model& model, int32_t n_positions, int32_t block_size = 16,
+                                KvType kv_type = KvType::kF32);
 
 // Runs ids at positions start..start+n-1 of sequence 0 in one call; logits for every row
 // (n x vocab) when all_logits, else for the last row only.

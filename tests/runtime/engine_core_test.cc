@@ -377,3 +377,30 @@ TEST(EngineCoreLazyBlocksTest, PreemptionDoesNotChangeResults) {
 
 }  // namespace
 }  // namespace medassist::runtime
+
+namespace medassist::runtime {
+namespace {
+
+// With an F16 cache the engine keeps its guarantee: requests together give the tokens and
+// logprobs each gives alone, chunked or not.
+TEST(EngineCoreF16Test, RequestsTogetherGiveTheTokensEachGivesAlone) {
+  std::vector<GenerationRequest> requests = {Sampled(5, 61, 12), Sampled(23, 62, 9),
+                                             Sampled(40, 63, 7)};
+  for (GenerationRequest& r : requests) r.sampling.logprobs = true;
+  const EngineConfig config{
+      .n_kv_blocks = 16, .context = 128, .max_batch_tokens = 64, .kv_type = model::KvType::kF16};
+  EngineCore together = MakeEngine(
+      {.n_kv_blocks = 16, .context = 128, .max_batch_tokens = 6, .kv_type = model::KvType::kF16});
+  std::map<int64_t, Outcome> all = RunAll(together, {requests});
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EngineCore alone = MakeEngine(config);
+    Outcome o = RunAll(alone, {{requests[i]}})[0];
+    EXPECT_EQ(all[static_cast<int64_t>(i)].tokens, o.tokens) << i;
+    EXPECT_EQ(all[static_cast<int64_t>(i)].logprobs, o.logprobs) << i;
+  }
+  EXPECT_EQ(KvBlocksForBudget(SyntheticQwen2().config(), 1 << 20, model::KvType::kF16),
+            2 * KvBlocksForBudget(SyntheticQwen2().config(), 1 << 20));
+}
+
+}  // namespace
+}  // namespace medassist::runtime
