@@ -1,5 +1,6 @@
 #include "apps/load_client.h"
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 namespace medassist::apps {
@@ -171,7 +172,11 @@ StreamTiming LoadClient::StreamChat(const std::string& body) {
   if (!sent_ok) {
     t.ok = false;
     t.transport_error = status == 0;
-    t.error = "transport: " + httplib::to_string(err);
+    char where[160];
+    std::snprintf(where, sizeof(where), " after %.2f s (%s, %d chunks with text)", t.latency_s,
+                  status == 0 ? "no response" : ("HTTP " + std::to_string(status)).c_str(),
+                  t.n_chunks_text);
+    t.error = "transport: " + httplib::to_string(err) + where;
   } else if (status != 200) {
     t.ok = false;
     t.error = "HTTP " + std::to_string(status) + ": " + error_body;

@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <sys/socket.h>
+
 #include <random>
 #include <thread>
 
@@ -131,11 +133,15 @@ void AddCorsHeaders(const ServerOptions& o, const httplib::Request& req, httplib
 
 }  // namespace
 
+// Connections the kernel queues for accept; httplib's own is 5.
+constexpr int kListenBacklog = 1024;
+
 struct ApiServer::Impl {
   explicit Impl(ServerOptions options) : ctx(std::move(options)) {}
   ServerContext ctx;
   httplib::Server http;
   std::once_flag shutdown_once;
+  int listen_fd = -1;  // the listening socket, seen by the socket-options hook before bind
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res);
   void Configure();
   httplib::Server::HandlerResponse FillError(const httplib::Request& req, httplib::Response& res);
@@ -207,6 +213,14 @@ void ApiServer::Impl::Configure() {
   const int threads = o.http_threads;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http.set_tcp_nodelay(true);
+  // Its listen backlog is compiled in too, at 5: a burst of new connections overflows it and the
+  // kernel's SYN cookies then reset some of them (64 clients connecting at once in
+  // tests/server/load_test.sh). The listening socket passes through this hook before bind and
+  // listen; Bind() listens on it again with kListenBacklog.
+  http.set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd = sock;
+  });
   http.set_keep_alive_max_count(1000);
   http.set_keep_alive_timeout(30);
   http.set_read_timeout(30);
@@ -264,15 +278,18 @@ Status ApiServer::Bind() {
   if (o.port == 0) {
     bound_port_ = impl_->http.bind_to_any_port(o.host);
     if (bound_port_ < 0) return IoError(fmt::format("cannot listen on {} (any port)", o.host));
-    return Status::Ok();
-  }
-  if (!impl_->http.bind_to_port(o.host, o.port)) {
+  } else if (impl_->http.bind_to_port(o.host, o.port)) {
+    bound_port_ = o.port;
+  } else {
     return IoError(
         fmt::format("cannot listen on {}:{}: the address is in use or not available "
                     "(choose another with --port / PORT)",
                     o.host, o.port));
   }
-  bound_port_ = o.port;
+  // listen() again on a listening socket only changes its backlog (capped by somaxconn).
+  if (impl_->listen_fd >= 0 && ::listen(impl_->listen_fd, kListenBacklog) != 0) {
+    spdlog::warn("could not raise the listen backlog to {}", kListenBacklog);
+  }
   return Status::Ok();
 }
 
