@@ -32,10 +32,40 @@ class AnswerFormat {
   virtual bool sends_done() const { return true; }  // data: [DONE] at the end
 };
 
-class ChatFormat : public AnswerFormat {
+// The OpenAI formats: chunks of one object type, "usage": null in each when the client asked for
+// usage (as OpenAI sends them), and a last chunk with no choices carrying the usage.
+class OpenAiFormat : public AnswerFormat {
+ public:
+  OpenAiFormat(AnswerHeader h, const char* chunk_object, bool include_usage)
+      : h_(std::move(h)), chunk_object_(chunk_object), include_usage_(include_usage) {}
+  void StreamEnd(int32_t n_prompt, int32_t n_completion, std::vector<json>* events) override {
+    if (!include_usage_) return;
+    events->push_back({{"id", h_.id},
+                       {"object", chunk_object_},
+                       {"created", h_.created},
+                       {"model", h_.model},
+                       {"choices", json::array()},
+                       {"usage", UsageJson(n_prompt, n_completion)}});
+  }
+
+ protected:
+  void Add(std::vector<json>* events, json chunk) const {
+    if (include_usage_) chunk["usage"] = nullptr;
+    events->push_back(std::move(chunk));
+  }
+  AnswerHeader h_;
+
+ private:
+  const char* chunk_object_;
+  bool include_usage_;
+};
+
+class ChatFormat : public OpenAiFormat {
  public:
   ChatFormat(AnswerHeader h, int32_t n, bool logprobs, bool include_usage)
-      : h_(std::move(h)), started_(n, false), logprobs_(logprobs), include_usage_(include_usage) {}
+      : OpenAiFormat(std::move(h), "chat.completion.chunk", include_usage),
+        started_(n, false),
+        logprobs_(logprobs) {}
 
   void StreamDelta(const ChoiceDelta& d, std::vector<json>* events) override {
     if (!started_[d.index]) {  // OpenAI: the role comes first, in a chunk of its own
@@ -56,40 +86,24 @@ class ChatFormat : public AnswerFormat {
           ChatChunkJson(h_, d.index, json::object(), json(), OpenAiFinishReason(d.event.reason)));
     }
   }
-  void StreamEnd(int32_t n_prompt, int32_t n_completion, std::vector<json>* events) override {
-    if (!include_usage_) return;
-    events->push_back({{"id", h_.id},
-                       {"object", "chat.completion.chunk"},
-                       {"created", h_.created},
-                       {"model", h_.model},
-                       {"choices", json::array()},
-                       {"usage", UsageJson(n_prompt, n_completion)}});
-  }
   json Complete(const std::vector<ChoiceResult>& choices, int32_t n_prompt,
                 int32_t n_completion) override {
     return ChatCompletionJson(h_, choices, logprobs_, n_prompt, n_completion);
   }
 
  private:
-  // With include_usage every chunk carries "usage": null, as OpenAI sends them.
-  void Add(std::vector<json>* events, json chunk) const {
-    if (include_usage_) chunk["usage"] = nullptr;
-    events->push_back(std::move(chunk));
-  }
-  AnswerHeader h_;
   std::vector<bool> started_;
-  bool logprobs_, include_usage_;
+  bool logprobs_;
 };
 
-class CompletionFormat : public AnswerFormat {
+class CompletionFormat : public OpenAiFormat {
  public:
   CompletionFormat(AnswerHeader h, int32_t n, std::string echo, bool logprobs, bool include_usage)
-      : h_(std::move(h)),
+      : OpenAiFormat(std::move(h), "text_completion", include_usage),
         offsets_(n, 0),
         started_(n, false),
         echo_(std::move(echo)),
-        logprobs_(logprobs),
-        include_usage_(include_usage) {}
+        logprobs_(logprobs) {}
 
   void StreamDelta(const ChoiceDelta& d, std::vector<json>* events) override {
     if (!started_[d.index]) {
@@ -110,30 +124,16 @@ class CompletionFormat : public AnswerFormat {
       Add(events, CompletionChunkJson(h_, d.index, "", json(), OpenAiFinishReason(d.event.reason)));
     }
   }
-  void StreamEnd(int32_t n_prompt, int32_t n_completion, std::vector<json>* events) override {
-    if (!include_usage_) return;
-    events->push_back({{"id", h_.id},
-                       {"object", "text_completion"},
-                       {"created", h_.created},
-                       {"model", h_.model},
-                       {"choices", json::array()},
-                       {"usage", UsageJson(n_prompt, n_completion)}});
-  }
   json Complete(const std::vector<ChoiceResult>& choices, int32_t n_prompt,
                 int32_t n_completion) override {
     return CompletionJson(h_, choices, echo_, logprobs_, n_prompt, n_completion);
   }
 
  private:
-  void Add(std::vector<json>* events, json chunk) const {
-    if (include_usage_) chunk["usage"] = nullptr;
-    events->push_back(std::move(chunk));
-  }
-  AnswerHeader h_;
   std::vector<size_t> offsets_;
   std::vector<bool> started_;
   std::string echo_;
-  bool logprobs_, include_usage_;
+  bool logprobs_;
 };
 
 // The original route: {"output_text": ...}; streamed as {"text": delta} events.
