@@ -40,8 +40,9 @@ using AttentionGroupFn = void (*)(const AttentionGroupArgs& args);
 // The scalar reference: plain loops, std::exp.
 void AttentionGroupScalar(const AttentionGroupArgs& args);
 
-// The variant for isa (which the CPU must support). The AVX-512 variant needs head_dim % 16 == 0,
-// the AVX2 one head_dim % 8 == 0; each falls back to the scalar one per call otherwise.
+// The variant for isa (which the CPU must support). The AVX-512 variant needs head_dim % 16 == 0
+// and hands other sizes to the AVX2 one, which needs head_dim % 8 == 0 and falls back to the
+// scalar one otherwise (per call).
 AttentionGroupFn SelectAttentionGroup(Isa isa);
 
 }  // namespace medassist::kernels

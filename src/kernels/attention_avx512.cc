@@ -1,6 +1,6 @@
 // AVX-512 attention for one (row, KV head) group; see attention.h. head_dim % 16 == 0 (otherwise
-// the scalar reference runs). Compiled with AVX-512 flags: no inline function here may be shared
-// with other files.
+// the AVX2 variant runs, which itself falls back to the scalar reference). Compiled with AVX-512
+// flags: no inline function here may be shared with other files.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -180,9 +180,11 @@ void Run(const AttentionGroupArgs& a) {
 
 }  // namespace
 
+void AttentionGroupAvx2(const AttentionGroupArgs& a);  // attention_avx2.cc
+
 void AttentionGroupAvx512(const AttentionGroupArgs& a) {
   if (a.head_dim % 16 != 0 || a.head_dim > 256) {
-    AttentionGroupScalar(a);
+    AttentionGroupAvx2(a);  // head_dim 8 (tiny models): 8-lane vectors; else it runs the scalar one
   } else if (a.kv_f16) {
     Run<uint16_t>(a);
   } else {
