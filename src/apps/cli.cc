@@ -5,7 +5,6 @@
 #include <cstdio>
 
 #include "apps/bench_command.h"
-#include "apps/serve_command.h"
 #include "apps/chat_command.h"
 #include "apps/export_gguf_command.h"
 #include "apps/generate_command.h"
@@ -14,6 +13,7 @@
 #include "apps/logits_command.h"
 #include "apps/options.h"
 #include "apps/quantize_command.h"
+#include "apps/serve_command.h"
 #include "apps/synth_model_command.h"
 #include "apps/tokenize_commands.h"
 #include "core/log.h"
