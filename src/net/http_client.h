@@ -49,8 +49,8 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 0;
-  Headers headers = {};  // of the final response; names lower-cased, in arrival order
-  std::string body = {};  // empty when HttpCallbacks::on_body took the body
+  Headers headers = {};            // of the final response; names lower-cased, in arrival order
+  std::string body = {};           // empty when HttpCallbacks::on_body took the body
   std::string effective_url = {};  // after redirects
   // The first header with this name (case-insensitive); nullopt when absent.
   std::optional<std::string> Header(std::string_view name) const;
@@ -72,10 +72,10 @@ struct HttpCallbacks {
 // What a failure was, for the caller's retry decisions.
 enum class HttpFailure {
   kNone,
-  kConnect,    // DNS, refused, unreachable, connect timeout: nothing reached the server
-  kTimeout,    // idle or total timeout after connecting
-  kTransfer,   // the connection broke (reset, closed mid-body, bad TLS)
-  kCancelled,  // the caller aborted
+  kConnect,     // DNS, refused, unreachable, connect timeout: nothing reached the server
+  kTimeout,     // idle or total timeout after connecting
+  kTransfer,    // the connection broke (reset, closed mid-body, bad TLS)
+  kCancelled,   // the caller aborted
   kBadRequest,  // the URL or request is malformed (never retry)
 };
 
@@ -83,7 +83,7 @@ enum class HttpFailure {
 // returned with failure kNone.
 struct HttpResult {
   HttpFailure failure = HttpFailure::kNone;
-  std::string error = {};  // failure != kNone: what went wrong, for a log (never holds secrets)
+  std::string error = {};      // failure != kNone: what went wrong, for a log (never holds secrets)
   HttpResponse response = {};  // failure kTransfer / kTimeout / kCancelled: what arrived so far
   bool ok() const { return failure == HttpFailure::kNone; }
 };
