@@ -116,8 +116,40 @@ constexpr OptionSpec kOptions[] = {
     {"--model-name", "MODEL_NAME", "", "serve",
      "Name /v1/models lists and answers carry when a request names none (default: --model)."},
     {"--backend", "BACKEND", "", "serve",
-     "local (run the model here) or remote (forward to HF_ENDPOINT_URL; not in this build yet). "
-     "Empty: remote when HF_ENDPOINT_URL is set, else local."},
+     "local (run the model here) or remote (forward to --endpoint-url). Empty: remote when "
+     "HF_ENDPOINT_URL is set, else local."},
+    {"--endpoint-url", "HF_ENDPOINT_URL", "", "serve",
+     "Remote backend: the upstream's base URL (a Hugging Face Inference Endpoint, TGI, vLLM, "
+     "llama.cpp's server, ...). Several, comma-separated, are used in turn with failover."},
+    {"--endpoint-token", "HF_API_TOKEN", "", "serve",
+     "Remote backend: token sent upstream as `Authorization: Bearer TOKEN` (never logged)."},
+    {"--remote-protocol", "MEDASSIST_REMOTE_PROTOCOL", "tgi", "serve",
+     "Remote backend: tgi (TGI's native /generate_stream; chats rendered with the chat template "
+     "of --tokenizer, else Qwen2.5's ChatML) or openai (/v1/chat/completions and /v1/completions "
+     "of any OpenAI-compatible server)."},
+    {"--remote-model", "MEDASSIST_REMOTE_MODEL", "", "serve",
+     "Remote backend, openai protocol: the `model` sent upstream (default: \"tgi\", which TGI "
+     "and vLLM's single-model servers accept)."},
+    {"--remote-connect-timeout", "MEDASSIST_REMOTE_CONNECT_TIMEOUT", "5", "serve",
+     "Remote backend: seconds to connect to an upstream before trying the next."},
+    {"--remote-idle-timeout", "MEDASSIST_REMOTE_IDLE_TIMEOUT", "120", "serve",
+     "Remote backend: seconds without a byte from the upstream (before the first token or "
+     "between two) before the request fails (504, or an error event once streaming)."},
+    {"--remote-retries", "MEDASSIST_REMOTE_RETRIES", "3", "serve",
+     "Remote backend: retries of a request whose answer has not started (connection errors, "
+     "502/503/504, 429), with exponential backoff and jitter; never once streaming started."},
+    {"--remote-cold-start-wait", "MEDASSIST_REMOTE_COLD_START_WAIT", "300", "serve",
+     "Remote backend: seconds to wait for a scaled-to-zero endpoint that answers 503 with "
+     "`estimated_time` while it loads."},
+    {"--remote-breaker-failures", "MEDASSIST_REMOTE_BREAKER_FAILURES", "3", "serve",
+     "Remote backend: failures in a row that open an upstream's circuit breaker (it then fails "
+     "fast, and others take its requests)."},
+    {"--remote-breaker-open", "MEDASSIST_REMOTE_BREAKER_OPEN", "10", "serve",
+     "Remote backend: seconds a circuit breaker stays open before one request tests the "
+     "upstream again."},
+    {"--remote-health-interval", "MEDASSIST_REMOTE_HEALTH_INTERVAL", "15", "serve",
+     "Remote backend: seconds between probes of each upstream's /health (shown by our /health); "
+     "0: never."},
     {"--kv-cache-mib", "MEDASSIST_KV_CACHE_MIB", "1024", "serve",
      "Memory for the KV cache of all running requests, in MiB; a request that does not fit waits."},
     {"--max-batch-tokens", "MEDASSIST_MAX_BATCH_TOKENS", "256", "serve",

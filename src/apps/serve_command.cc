@@ -12,13 +12,21 @@
 #include "apps/generation_session.h"
 #include "apps/options.h"
 #include "runtime/engine_core.h"
+#include "net/http_client.h"
 #include "server/local_backend.h"
+#include "server/remote_backend.h"
 #include "server/server.h"
 
 namespace medassist::apps {
 namespace {
 
 constexpr const char* kDefaultModel = "diyorarti/med-mixed-merged";
+
+struct RemoteArgs {
+  std::string urls, token, protocol, model;
+  int connect_timeout = 0, idle_timeout = 0, retries = 0, cold_start_wait = 0;
+  int breaker_failures = 0, breaker_open = 0, health_interval = 0;
+};
 
 struct ServeArgs {
   std::string host, api_key, model, model_name, tokenizer, system_prompt, reasoning, cors, backend;
@@ -27,6 +35,7 @@ struct ServeArgs {
   int max_pending = 0, http_threads = 0, max_body_mib = 0, shutdown_seconds = 0;
   bool strict_model_names = false;
   ComputeArgs compute;
+  RemoteArgs remote;
 };
 
 std::vector<std::string> SplitCommas(const std::string& s) {
@@ -39,21 +48,84 @@ std::vector<std::string> SplitCommas(const std::string& s) {
   return out;
 }
 
-// The remote backend (HF_ENDPOINT_URL) comes with its own issue; until then say so clearly.
-bool CheckBackendChoice(const ServeArgs& a) {
-  const char* endpoint = std::getenv("HF_ENDPOINT_URL");
-  bool remote = a.backend == "remote" || (a.backend.empty() && endpoint != nullptr && *endpoint);
+// --backend local|remote; empty: remote when an endpoint URL is configured. nullopt after
+// logging a bad choice.
+std::optional<bool> UseRemoteBackend(const ServeArgs& a) {
   if (a.backend != "" && a.backend != "local" && a.backend != "remote") {
-    spdlog::error("--backend must be local or remote; got '{}'", a.backend);
-    return false;
+    spdlog::error("--backend (BACKEND) must be local or remote; got '{}'", a.backend);
+    return std::nullopt;
   }
-  if (remote) {
+  const bool remote = a.backend == "remote" || (a.backend.empty() && !a.remote.urls.empty());
+  if (remote && a.remote.urls.empty()) {
     spdlog::error(
-        "the remote backend (forwarding to HF_ENDPOINT_URL) is not part of this build yet; unset "
-        "HF_ENDPOINT_URL or set BACKEND=local to serve the model in this process");
-    return false;
+        "the remote backend needs the upstream's URL: --endpoint-url or HF_ENDPOINT_URL (several, "
+        "comma-separated, for failover)");
+    return std::nullopt;
   }
-  return true;
+  return remote;
+}
+
+// The chat template TGI's /generate prompts are rendered with: that of --tokenizer when given,
+// else Qwen2.5's ChatML (the original deployment's model family); --system-prompt replaces the
+// default system message.
+std::optional<tokenizer::ChatTemplate> RemoteChatTemplate(const ServeArgs& a) {
+  tokenizer::ChatTemplate t = tokenizer::ChatTemplate::ChatMl(
+      "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+  if (!a.tokenizer.empty()) {
+    Result<tokenizer::Tokenizer> tok = tokenizer::Tokenizer::Load(a.tokenizer);
+    if (!tok.ok()) {
+      spdlog::error("--tokenizer: {}", tok.status().message());
+      return std::nullopt;
+    }
+    Result<tokenizer::ChatTemplate> found = tokenizer::ChatTemplate::ForTokenizer(*tok, true);
+    if (!found.ok()) {
+      spdlog::error("--tokenizer: {}", found.status().message());
+      return std::nullopt;
+    }
+    t = std::move(found).value();
+  }
+  if (!a.system_prompt.empty() && t.format() == tokenizer::ChatFormat::kChatMl) {
+    t = tokenizer::ChatTemplate::ChatMl(a.system_prompt);
+  }
+  return t;
+}
+
+std::shared_ptr<server::Backend> MakeRemoteBackend(const ServeArgs& a) {
+  const RemoteArgs& r = a.remote;
+  Result<server::RemoteProtocolKind> protocol = server::ParseRemoteProtocol(r.protocol);
+  if (!protocol.ok()) {
+    spdlog::error("--remote-protocol: {}", protocol.status().message());
+    return nullptr;
+  }
+  std::optional<tokenizer::ChatTemplate> chat = RemoteChatTemplate(a);
+  if (!chat) return nullptr;
+  using std::chrono::seconds;
+  server::RemoteBackendOptions o{
+      .urls = SplitCommas(r.urls),
+      .protocol = *protocol,
+      .token = r.token,
+      .model = r.model,
+      .chat_template = std::move(*chat),
+      .connect_timeout = seconds(r.connect_timeout),
+      .idle_timeout = seconds(r.idle_timeout),
+      .max_retries = r.retries,
+      .cold_start_max_wait = seconds(r.cold_start_wait),
+      .pool = {.failure_threshold = r.breaker_failures, .open_for = seconds(r.breaker_open)},
+      .max_pending = a.max_pending,
+      .context_length = a.context,
+      .health_interval = seconds(r.health_interval)};
+  Result<std::unique_ptr<server::RemoteBackend>> b = server::RemoteBackend::Create(std::move(o));
+  if (!b.ok()) {
+    spdlog::error("remote backend: {}", b.status().message());
+    return nullptr;
+  }
+  std::string shown;
+  for (const std::string& url : SplitCommas(r.urls)) {
+    shown += (shown.empty() ? "" : ", ") + net::RedactUrl(url);
+  }
+  spdlog::info("remote backend: {} protocol, upstream {}{}", r.protocol, shown,
+               r.token.empty() ? " (no token)" : " (with token)");
+  return std::shared_ptr<server::Backend>(std::move(b).value());
 }
 
 std::optional<server::ServerOptions> MakeServerOptions(const ServeArgs& a) {
@@ -119,7 +191,8 @@ std::shared_ptr<server::Backend> LoadBackend(const ServeArgs& a) {
 }
 
 int RunServe(const ServeArgs& a) {
-  if (!CheckBackendChoice(a)) return 1;
+  std::optional<bool> remote = UseRemoteBackend(a);
+  if (!remote) return 1;
   std::optional<server::ServerOptions> options = MakeServerOptions(a);
   if (!options) return 1;
   // SIGTERM / SIGINT are taken by one thread with sigwait: blocked here, before any other thread
@@ -151,9 +224,10 @@ int RunServe(const ServeArgs& a) {
     api.Shutdown(std::chrono::seconds(a.shutdown_seconds));
   });
   int code = 0;
-  if (std::shared_ptr<server::Backend> backend = LoadBackend(a)) {
+  if (std::shared_ptr<server::Backend> backend = *remote ? MakeRemoteBackend(a) : LoadBackend(a)) {
     api.SetBackend(backend);
-    spdlog::info("ready: serving {} as '{}', context {} tokens", a.model, options->model_name,
+    spdlog::info("ready: serving {} as '{}', context {} tokens",
+                 *remote ? "the remote backend" : a.model, options->model_name,
                  backend->context_length());
   } else {
     code = 1;
@@ -170,7 +244,8 @@ int RunServe(const ServeArgs& a) {
 void AddServeCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "serve", "Serve the HTTP API (/v1/chat/completions, /v1/generate, ...) on the local engine");
+      "serve", "Serve the HTTP API (/v1/chat/completions, /v1/generate, ...) on the local engine or in "
+      "front of a remote one (TGI, an Inference Endpoint, any OpenAI-compatible server)");
   AddDeclaredOption(*cmd, "--host", args->host);
   AddDeclaredOption(*cmd, "--port", args->port);
   AddDeclaredOption(*cmd, "--api-key", args->api_key);
@@ -191,6 +266,22 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "--max-body-mib", args->max_body_mib);
   AddDeclaredOption(*cmd, "--http-threads", args->http_threads);
   AddDeclaredOption(*cmd, "--shutdown-timeout", args->shutdown_seconds);
+  RemoteArgs& r = args->remote;
+  AddDeclaredOption(*cmd, "--endpoint-url", r.urls);
+  AddDeclaredOption(*cmd, "--endpoint-token", r.token);
+  AddDeclaredOption(*cmd, "--remote-protocol", r.protocol)->check(CLI::IsMember({"tgi", "openai"}));
+  AddDeclaredOption(*cmd, "--remote-model", r.model);
+  AddDeclaredOption(*cmd, "--remote-connect-timeout", r.connect_timeout)
+      ->check(CLI::Range(1, 3600));
+  AddDeclaredOption(*cmd, "--remote-idle-timeout", r.idle_timeout)->check(CLI::Range(1, 86400));
+  AddDeclaredOption(*cmd, "--remote-retries", r.retries)->check(CLI::Range(0, 100));
+  AddDeclaredOption(*cmd, "--remote-cold-start-wait", r.cold_start_wait)
+      ->check(CLI::Range(0, 86400));
+  AddDeclaredOption(*cmd, "--remote-breaker-failures", r.breaker_failures)
+      ->check(CLI::Range(1, 1000));
+  AddDeclaredOption(*cmd, "--remote-breaker-open", r.breaker_open)->check(CLI::Range(1, 86400));
+  AddDeclaredOption(*cmd, "--remote-health-interval", r.health_interval)
+      ->check(CLI::Range(0, 86400));
   AddDeclaredOption(*cmd, "--threads", args->compute.threads);
   AddDtypeOption(*cmd, args->compute.dtype);
   cmd->callback([args, exit_code] { *exit_code = RunServe(*args); });

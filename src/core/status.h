@@ -19,6 +19,9 @@ enum class StatusCode {
   kUnimplemented,      // valid input that this build does not support (yet)
   kResourceExhausted,  // too big: a limit was hit before anything was allocated
   kIoError,            // the operating system refused (open, read, mmap)
+  kUnavailable,        // a service we depend on is down, loading or overloaded: retry later
+  kDeadlineExceeded,   // a service we depend on did not answer in time
+  kUpstreamError,      // a service we depend on answered with an error or something malformed
   kInternal,
 };
 
@@ -54,6 +57,13 @@ inline Status ResourceExhausted(std::string m) {
   return {StatusCode::kResourceExhausted, std::move(m)};
 }
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
+inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status DeadlineExceeded(std::string m) {
+  return {StatusCode::kDeadlineExceeded, std::move(m)};
+}
+inline Status UpstreamError(std::string m) {
+  return {StatusCode::kUpstreamError, std::move(m)};
+}
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
 // Either a value or a non-OK Status.

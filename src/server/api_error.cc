@@ -28,6 +28,23 @@ ApiError ErrorFromStatus(const Status& status) {
       return ApiError{.http_status = 404, .message = status.message(), .code = "not_found"};
     case StatusCode::kResourceExhausted:
       return ServerBusy(status.message(), 1);
+    // The remote backends: the upstream is down or cold (503), slow (504) or wrong (502).
+    case StatusCode::kUnavailable:
+      return ApiError{.http_status = 503,
+                      .message = status.message(),
+                      .type = "server_error",
+                      .code = "upstream_unavailable",
+                      .retry_after_seconds = 5};
+    case StatusCode::kDeadlineExceeded:
+      return ApiError{.http_status = 504,
+                      .message = status.message(),
+                      .type = "server_error",
+                      .code = "upstream_timeout"};
+    case StatusCode::kUpstreamError:
+      return ApiError{.http_status = 502,
+                      .message = status.message(),
+                      .type = "server_error",
+                      .code = "upstream_error"};
     default:
       return ApiError{.http_status = 500, .message = status.message(), .type = "server_error"};
   }

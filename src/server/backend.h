@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,9 @@ struct BackendRequest {
   int32_t prompt_logprobs = -1;
   // Seed offset for the i-th of n choices of one request (same seed, different choices).
   uint64_t seed_offset = 0;
+  // Asked while Start waits before the answer begins (the remote backend's retries and cold
+  // starts): true when the client is gone or the server stops, and Start gives up.
+  std::function<bool()> abandoned = {};
 };
 
 // One prompt token with its logprob given the tokens before it (NaN for the first: none).
@@ -63,6 +67,7 @@ struct BackendEvent {
   bool finished = false;
   runtime::FinishReason reason = runtime::FinishReason::kLength;
   std::string error = {};  // reason kError: what went wrong
+  int error_status = 500;  // reason kError: the HTTP status it deserves (502: a remote failed)
 };
 
 using WaitResult = runtime::StreamWait;
@@ -78,10 +83,21 @@ class BackendStream {
   virtual int32_t n_generated_tokens() const = 0;
 };
 
+// One upstream server of the remote backend, as /health shows it.
+struct UpstreamHealth {
+  std::string url = {};      // credentials and query removed
+  std::string state = {};    // "ok", "loading" (cold start), "down", "unknown" (not probed yet)
+  std::string breaker = {};  // "closed", "open", "half-open"
+  std::string last_error = {};
+  int64_t requests = 0;
+  int64_t failures = 0;
+};
+
 struct BackendHealth {
   bool ready = false;
-  std::string state = {};   // "ok", "loading", "unavailable"
+  std::string state = {};   // "ok", "degraded", "loading", "unavailable"
   std::string detail = {};  // why not ready
+  std::vector<UpstreamHealth> upstreams = {};  // remote backends
 };
 
 class Backend {
@@ -97,6 +113,8 @@ class Backend {
   // Engine metrics; nullopt for a backend without a local engine.
   virtual std::optional<runtime::EngineMetrics> engine_metrics() const = 0;
   virtual int32_t context_length() const = 0;
+  // Prometheus text of the backend's own series (the remote backend's upstreams), or "".
+  virtual std::string MetricsText() const { return {}; }
 };
 
 }  // namespace medassist::server

@@ -152,7 +152,7 @@ class GenerateFormat : public AnswerFormat {
 };
 
 ApiError EngineFailure(const BackendEvent& e) {
-  return ApiError{.http_status = 500,
+  return ApiError{.http_status = e.error_status,
                   .message = e.error.empty() ? "generation failed" : e.error,
                   .type = "server_error"};
 }
@@ -270,9 +270,13 @@ void Respond(ServerContext& ctx, const httplib::Request& req, httplib::Response&
              std::shared_ptr<Backend> backend, const GenerationFields& gen,
              const SplitSettings& split, std::unique_ptr<AnswerFormat> format, bool keep_tokens) {
   auto in_flight = std::make_unique<InFlight>(ctx);
-  Result<GenerationRun> run = GenerationRun::Start(*backend, gen, split);
-  if (!run.ok()) return SendError(res, ErrorFromStatus(run.status()));
   ConnectionWatch watch(req);
+  // A remote backend may wait long before its answer starts (retries, a cold start): it gives up
+  // when the client goes or the server stops.
+  GenerationFields started = gen;
+  started.backend.abandoned = [&] { return ShouldStop(ctx, watch).has_value(); };
+  Result<GenerationRun> run = GenerationRun::Start(*backend, started, split);
+  if (!run.ok()) return SendError(res, ErrorFromStatus(run.status()));
   if (!gen.stream) {
     return RespondComplete(ctx, *run, *format, gen.n, keep_tokens, watch, res);
   }

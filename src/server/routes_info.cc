@@ -43,6 +43,18 @@ void Health(const ServerContext& ctx, httplib::Response& res) {
   json body = {
       {"status", h.state}, {"model", ctx.options.model_name}, {"backend", backend->kind()}};
   if (!h.ready) body["error"] = h.detail;
+  if (!h.upstreams.empty()) {
+    json upstreams = json::array();
+    for (const UpstreamHealth& u : h.upstreams) {
+      upstreams.push_back({{"url", u.url},
+                           {"state", u.state},
+                           {"breaker", u.breaker},
+                           {"last_error", u.last_error},
+                           {"requests", u.requests},
+                           {"failures", u.failures}});
+    }
+    body["upstreams"] = std::move(upstreams);
+  }
   SendJson(res, h.ready ? 200 : 503, body);
 }
 
@@ -164,8 +176,9 @@ void RegisterInfoRoutes(httplib::Server& http, ServerContext& ctx) {
   http.Get("/metrics", [&ctx](const httplib::Request&, httplib::Response& res) {
     std::shared_ptr<Backend> b = ctx.backend();
     std::optional<runtime::EngineMetrics> engine = b ? b->engine_metrics() : std::nullopt;
-    res.set_content(ctx.metrics.Render(engine, ctx.in_flight.load()),
-                    "text/plain; version=0.0.4; charset=utf-8");
+    std::string text = ctx.metrics.Render(engine, ctx.in_flight.load());
+    if (b) text += b->MetricsText();
+    res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
   });
 }
 
