@@ -11,8 +11,8 @@
 
 #include "apps/generation_session.h"
 #include "apps/options.h"
-#include "runtime/engine_core.h"
 #include "net/http_client.h"
+#include "runtime/engine_core.h"
 #include "server/local_backend.h"
 #include "server/remote_backend.h"
 #include "server/server.h"
@@ -244,7 +244,8 @@ int RunServe(const ServeArgs& a) {
 void AddServeCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "serve", "Serve the HTTP API (/v1/chat/completions, /v1/generate, ...) on the local engine or in "
+      "serve",
+      "Serve the HTTP API (/v1/chat/completions, /v1/generate, ...) on the local engine or in "
       "front of a remote one (TGI, an Inference Endpoint, any OpenAI-compatible server)");
   AddDeclaredOption(*cmd, "--host", args->host);
   AddDeclaredOption(*cmd, "--port", args->port);

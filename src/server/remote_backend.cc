@@ -146,9 +146,9 @@ class RemoteStream : public BackendStream {
   // The worker's own state while reading an answer.
   runtime::StopMatcher stop_;
   net::SseParser parser_;
-  std::string whole_body_;                              // a non-streamed answer
+  std::string whole_body_;                               // a non-streamed answer
   std::optional<runtime::FinishReason> pending_finish_;  // held until the usage chunk is read
-  bool finished_ = false;                               // the final event was pushed
+  bool finished_ = false;                                // the final event was pushed
   Status stream_error_;
 };
 
@@ -197,8 +197,8 @@ Status RemoteStream::RunAttempts() {
         // Fail over at once when another upstream has not been tried; back off otherwise.
         if (tried.size() < shared_->pool.size()) break;
         milliseconds wait = shared_->pool.BackoffDelay(retries);
-        spdlog::warn("upstream attempt failed ({}); retry {} of {} in {} ms",
-                     a.status.message(), retries, o.max_retries, wait.count());
+        spdlog::warn("upstream attempt failed ({}); retry {} of {} in {} ms", a.status.message(),
+                     retries, o.max_retries, wait.count());
         if (!SleepUnlessCancelled(wait)) return Unavailable("cancelled");
         tried.clear();
         break;
@@ -209,13 +209,13 @@ Status RemoteStream::RunAttempts() {
 
 Attempt RemoteStream::AttemptOnce(size_t upstream) {
   const RemoteBackendOptions& o = shared_->options;
-  net::HttpRequest req{.method = "POST",
-                       .url = shared_->pool.url(upstream) + call_.path,
-                       .headers = shared_->UpstreamHeaders(call_.stream),
-                       .body = call_.body.dump(-1, ' ', false,
-                                               nlohmann::json::error_handler_t::replace),
-                       .connect_timeout = o.connect_timeout,
-                       .idle_timeout = o.idle_timeout};
+  net::HttpRequest req{
+      .method = "POST",
+      .url = shared_->pool.url(upstream) + call_.path,
+      .headers = shared_->UpstreamHeaders(call_.stream),
+      .body = call_.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      .connect_timeout = o.connect_timeout,
+      .idle_timeout = o.idle_timeout};
   bool started = false;
   std::string error_body;
   net::HttpCallbacks callbacks{
@@ -273,8 +273,8 @@ Attempt RemoteStream::Classify(size_t upstream, const net::HttpResult& r, const 
   if (status == 502 || status == 503 || status == 504) {
     pool.ReportFailure(upstream, fmt::format("HTTP {}: {}", status, message));
     return {.end = AttemptEnd::kRetry,
-            .status = Unavailable(fmt::format("the upstream {} answered {}: {}", where, status,
-                                              message))};
+            .status = Unavailable(
+                fmt::format("the upstream {} answered {}: {}", where, status, message))};
   }
   if (status == 429) {
     return {.end = AttemptEnd::kRetry,
@@ -286,17 +286,18 @@ Attempt RemoteStream::Classify(size_t upstream, const net::HttpResult& r, const 
                 "the upstream refused our credentials (HTTP {}); check HF_API_TOKEN", status))};
   }
   if (status == 404 || status == 405) {
-    return {.status = UpstreamError(fmt::format(
-                "the upstream has no {} (HTTP {}); check HF_ENDPOINT_URL and "
-                "--remote-protocol",
-                call_.path, status))};
+    return {.status = UpstreamError(
+                fmt::format("the upstream has no {} (HTTP {}); check HF_ENDPOINT_URL and "
+                            "--remote-protocol",
+                            call_.path, status))};
   }
   if (status >= 400 && status < 500) {
     return {.status = InvalidArgument(
                 fmt::format("the upstream refused the request (HTTP {}): {}", status, message))};
   }
   pool.ReportFailure(upstream, fmt::format("HTTP {}: {}", status, message));
-  return {.status = UpstreamError(fmt::format("the upstream failed (HTTP {}): {}", status, message))};
+  return {.status =
+              UpstreamError(fmt::format("the upstream failed (HTTP {}): {}", status, message))};
 }
 
 // The answer started: whatever happens now ends the stream with a final event.
@@ -354,9 +355,10 @@ bool RemoteStream::Emit(UpstreamChunk c) {
   if (c.n_prompt_tokens >= 0) n_prompt_ = c.n_prompt_tokens;
   if (!c.error.empty()) {
     const bool refused = c.error_is_validation && n_generated_.load() == 0;
-    PushError((refused ? "the upstream refused the request: " : "the upstream reported an error: ") +
-                  c.error,
-              refused ? 400 : 502);
+    PushError(
+        (refused ? "the upstream refused the request: " : "the upstream reported an error: ") +
+            c.error,
+        refused ? 400 : 502);
     return false;
   }
   if (pending_finish_) return true;  // after the finish only usage counts
@@ -441,8 +443,9 @@ RemoteBackend::~RemoteBackend() {
 Result<std::unique_ptr<BackendStream>> RemoteBackend::Start(const BackendRequest& request) {
   ASSIGN_OR_RETURN(UpstreamCall call, shared_->protocol->BuildCall(request));
   if (shared_->pending.load() >= options_.max_pending) {
-    return ResourceExhausted(fmt::format(
-        "the server is at capacity ({} requests in progress); retry shortly", options_.max_pending));
+    return ResourceExhausted(
+        fmt::format("the server is at capacity ({} requests in progress); retry shortly",
+                    options_.max_pending));
   }
   auto stream = std::make_unique<RemoteStream>(shared_, request, std::move(call));
   if (std::optional<Status> failed = stream->WaitStarted(request.abandoned)) return *failed;
@@ -530,20 +533,23 @@ std::string RemoteBackend::MetricsText() const {
   counter("medassist_upstream_broken_streams_total",
           "Upstream answers that broke after they started.", shared_->broken_streams.load());
   std::vector<UpstreamStatus> statuses = shared_->pool.Statuses();
-  out += "# HELP medassist_upstream_requests_total Requests sent to each upstream.\n"
-         "# TYPE medassist_upstream_requests_total counter\n";
+  out +=
+      "# HELP medassist_upstream_requests_total Requests sent to each upstream.\n"
+      "# TYPE medassist_upstream_requests_total counter\n";
   for (const UpstreamStatus& s : statuses) {
-    out += fmt::format("medassist_upstream_requests_total{{upstream=\"{}\"}} {}\n", s.url,
-                       s.requests);
+    out +=
+        fmt::format("medassist_upstream_requests_total{{upstream=\"{}\"}} {}\n", s.url, s.requests);
   }
-  out += "# HELP medassist_upstream_failures_total Failed requests to each upstream.\n"
-         "# TYPE medassist_upstream_failures_total counter\n";
+  out +=
+      "# HELP medassist_upstream_failures_total Failed requests to each upstream.\n"
+      "# TYPE medassist_upstream_failures_total counter\n";
   for (const UpstreamStatus& s : statuses) {
-    out += fmt::format("medassist_upstream_failures_total{{upstream=\"{}\"}} {}\n", s.url,
-                       s.failures);
+    out +=
+        fmt::format("medassist_upstream_failures_total{{upstream=\"{}\"}} {}\n", s.url, s.failures);
   }
-  out += "# HELP medassist_upstream_breaker_open 1 while the upstream's circuit breaker is open.\n"
-         "# TYPE medassist_upstream_breaker_open gauge\n";
+  out +=
+      "# HELP medassist_upstream_breaker_open 1 while the upstream's circuit breaker is open.\n"
+      "# TYPE medassist_upstream_breaker_open gauge\n";
   for (const UpstreamStatus& s : statuses) {
     out += fmt::format("medassist_upstream_breaker_open{{upstream=\"{}\"}} {}\n", s.url,
                        s.state == BreakerState::kOpen ? 1 : 0);

@@ -38,7 +38,7 @@ struct RemoteBackendOptions {
   int max_retries = 3;  // retries of a request that has not started (not counting cold start)
   std::chrono::milliseconds cold_start_max_wait{300'000};
   UpstreamPoolSettings pool = {};
-  int32_t max_pending = 256;  // requests in flight at once; more get 503 + Retry-After
+  int32_t max_pending = 256;       // requests in flight at once; more get 503 + Retry-After
   int32_t context_length = 32768;  // what /v1/models and request limits report
   // Each upstream's health route is probed this often (0: never) for /health.
   std::chrono::milliseconds health_interval{15'000};

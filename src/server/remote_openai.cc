@@ -160,7 +160,8 @@ class OpenAiProtocol : public RemoteProtocol {
     if (!choice.is_object()) return UpstreamError("the upstream's choice is not an object");
     std::string text;
     if (auto m = choice.find(streamed ? "delta" : "message"); m != choice.end() && m->is_object()) {
-      if (auto c = m->find("content"); c != m->end() && c->is_string()) text = c->get<std::string>();
+      if (auto c = m->find("content"); c != m->end() && c->is_string())
+        text = c->get<std::string>();
     } else if (auto t = choice.find("text"); t != choice.end() && t->is_string()) {
       text = t->get<std::string>();
     }
@@ -217,10 +218,10 @@ class OpenAiProtocol : public RemoteProtocol {
         }
       }
       const std::string token = tokens[i].is_string() ? tokens[i].get<std::string>() : "";
-      const bool in_prompt =
-          n_prompt >= 0 ? static_cast<int32_t>(i) < n_prompt
-                        : i < offsets.size() && offsets[i].is_number_unsigned() &&
-                              offsets[i].get<size_t>() < prompt_chars;
+      const bool in_prompt = n_prompt >= 0
+                                 ? static_cast<int32_t>(i) < n_prompt
+                                 : i < offsets.size() && offsets[i].is_number_unsigned() &&
+                                       offsets[i].get<size_t>() < prompt_chars;
       if (in_prompt) {
         (*out)[first].prompt_tokens.push_back(
             {.bytes = token, .logprob = value, .top = std::move(top)});

@@ -67,8 +67,7 @@ void UpstreamPool::ReportFailure(size_t i, std::string error) {
   ++u.consecutive_failures;
   u.last_error = std::move(error);
   u.probe_in_flight = false;
-  if (u.state == BreakerState::kHalfOpen ||
-      u.consecutive_failures >= settings_.failure_threshold) {
+  if (u.state == BreakerState::kHalfOpen || u.consecutive_failures >= settings_.failure_threshold) {
     u.state = BreakerState::kOpen;
     u.open_until = Clock::now() + settings_.open_for;
   }

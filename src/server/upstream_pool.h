@@ -6,8 +6,8 @@
 //   for (attempt...) { std::optional<size_t> i = pool.Pick(); ... pool.ReportSuccess(*i) or
 //                      pool.ReportFailure(*i, "connection refused"); }
 //
-// Breaker per upstream: `failure_threshold` failures in a row open it for `open_for`; after that one
-// request is let through (half-open): a success closes it, a failure opens it again.
+// Breaker per upstream: `failure_threshold` failures in a row open it for `open_for`; after that
+// one request is let through (half-open): a success closes it, a failure opens it again.
 #pragma once
 
 #include <chrono>
