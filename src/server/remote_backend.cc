@@ -102,7 +102,10 @@ class RemoteStream : public BackendStream {
   }
   void Cancel() override { cancel_ = true; }
   int32_t n_prompt_tokens() const override { return n_prompt_.load(); }
-  int32_t n_generated_tokens() const override { return n_generated_.load(); }
+  int32_t n_generated_tokens() const override {
+    const int32_t reported = n_generated_reported_.load();
+    return reported >= 0 ? reported : n_generated_.load();
+  }
 
  private:
   enum class Phase { kConnecting, kStreaming, kFailed };
@@ -135,6 +138,8 @@ class RemoteStream : public BackendStream {
   std::thread worker_;
   std::atomic<bool> cancel_{false};
   std::atomic<int32_t> n_prompt_{0}, n_generated_{0};
+  // The upstream's own count (usage), which beats counting text pieces.
+  std::atomic<int32_t> n_generated_reported_{-1};
 
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -353,6 +358,7 @@ bool RemoteStream::OnData(std::string_view data) {
 // One chunk -> one event; false stops reading (a final event was pushed).
 bool RemoteStream::Emit(UpstreamChunk c) {
   if (c.n_prompt_tokens >= 0) n_prompt_ = c.n_prompt_tokens;
+  if (c.n_generated_tokens >= 0) n_generated_reported_ = c.n_generated_tokens;
   if (!c.error.empty()) {
     const bool refused = c.error_is_validation && n_generated_.load() == 0;
     PushError(

@@ -87,16 +87,17 @@ class OpenAiProtocol : public RemoteProtocol {
                       .error = UpstreamErrorMessage(data)});
       return {};
     }
-    int32_t n_prompt = -1;
+    int32_t n_prompt = -1, n_generated = -1;
     if (auto usage = e.find("usage"); usage != e.end() && usage->is_object()) {
       n_prompt = usage->value("prompt_tokens", -1);
+      n_generated = usage->value("completion_tokens", -1);
     }
     auto choices = e.find("choices");
     if (choices == e.end() || !choices->is_array()) {
       return UpstreamError("the upstream's stream chunk has no `choices`");
     }
     if (choices->empty()) {  // the usage chunk
-      if (n_prompt >= 0) out->push_back({.n_prompt_tokens = n_prompt});
+      out->push_back({.n_prompt_tokens = n_prompt, .n_generated_tokens = n_generated});
       return {};
     }
     return ParseChoice((*choices)[0], /*streamed=*/true, n_prompt, out);

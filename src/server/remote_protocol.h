@@ -45,6 +45,7 @@ struct UpstreamChunk {
   bool finished = false;
   runtime::FinishReason reason = runtime::FinishReason::kLength;
   int32_t n_prompt_tokens = -1;      // usage, when the upstream reports it
+  int32_t n_generated_tokens = -1;   // usage, when the upstream reports it
   std::string error = {};            // an error event inside the stream
   bool error_is_validation = false;  // TGI's error_type "validation": the request was refused
 };

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Runs openai_client_test.mjs (the official `openai` npm client) against a real server:
-#   openai_client_test.sh <medassist binary> <repo root>
+#   openai_client_test.sh <medassist binary> <repo root> [chain]
 # starts `medassist serve` with stories260K on a free loopback port and an API key, waits for
 # /health, runs the client test, then stops the server with SIGTERM and checks it exits 0.
+# With `chain`, the client talks to a second medassist in remote mode (--remote-protocol openai)
+# forwarding to the first: the same answers must come through the remote backend.
 # Exit 0: pass; 77: skipped (no node, or web/node_modules without openai: run
 # scripts/install-deps.sh); anything else: fail.
 set -u
 
 medassist="${1:?usage: openai_client_test.sh <medassist binary> <repo root>}"
 root="${2:?usage: openai_client_test.sh <medassist binary> <repo root>}"
+mode="${3:-direct}"
 model="$root/assets/demo/stories260K.gguf"
 api_key="test-key"
+upstream_key="upstream-key"
 
 if ! command -v node >/dev/null; then
   echo "skipped: node is not installed (scripts/install-deps.sh installs nodejs)"
@@ -24,11 +28,15 @@ fi
 [[ -f "$model" ]] || { echo "FAIL: $model is missing"; exit 1; }
 
 log="$(mktemp)"
+front_log="$(mktemp)"
 server_pid=""
+front_pid=""
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid"; fi
-  rm -f "$log"
+  for pid in "$server_pid" "$front_pid"; do
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
+  done
+  rm -f "$log" "$front_log"
 }
 trap cleanup EXIT
 
@@ -52,7 +60,9 @@ for attempt in 1 2 3; do
   port="$(node -e "const s = require('net').createServer();
                    s.listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")"
   url="http://127.0.0.1:$port"
-  "$medassist" serve --model "$model" --host 127.0.0.1 --port "$port" --api-key "$api_key" \
+  key="$api_key"
+  [[ "$mode" == chain ]] && key="$upstream_key"
+  "$medassist" serve --model "$model" --host 127.0.0.1 --port "$port" --api-key "$key" \
     >"$log" 2>&1 &
   server_pid=$!
   if wait_healthy "$url" "$server_pid"; then break; fi
@@ -64,9 +74,48 @@ for attempt in 1 2 3; do
 done
 [[ -n "$server_pid" ]] || { echo "FAIL: the server never became healthy"; exit 1; }
 
+if [[ "$mode" == chain ]]; then
+  upstream_url="$url"
+  for attempt in 1 2 3; do
+    port="$(node -e "const s = require('net').createServer();
+                     s.listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")"
+    url="http://127.0.0.1:$port"
+    HF_API_TOKEN="$upstream_key" "$medassist" serve --backend remote \
+      --endpoint-url "$upstream_url/v1" --remote-protocol openai --model-name "$model" \
+      --host 127.0.0.1 --port "$port" --api-key "$api_key" >"$front_log" 2>&1 &
+    front_pid=$!
+    if wait_healthy "$url" "$front_pid"; then break; fi
+    kill -KILL "$front_pid" 2>/dev/null
+    wait "$front_pid" 2>/dev/null
+    front_pid=""
+    echo "remote-mode server did not become healthy on port $port (attempt $attempt); its log:"
+    cat "$front_log"
+  done
+  [[ -n "$front_pid" ]] || { echo "FAIL: the remote-mode server never became healthy"; exit 1; }
+  if grep -q "$upstream_key" "$front_log"; then
+    echo "FAIL: the upstream token appears in the remote-mode server's log"
+    exit 1
+  fi
+fi
+
 MEDASSIST_URL="$url" MEDASSIST_API_KEY="$api_key" MEDASSIST_MODEL="$model" \
   node "$root/tests/server/openai_client_test.mjs"
 node_status=$?
+if [[ -n "$front_pid" ]]; then
+  kill -TERM "$front_pid"
+  wait "$front_pid"
+  front_status=$?
+  front_pid=""
+  if [[ $front_status -ne 0 ]]; then
+    echo "FAIL: the remote-mode server exited with status $front_status; its log:"
+    cat "$front_log"
+    exit 1
+  fi
+  if [[ $node_status -ne 0 ]]; then
+    echo "the remote-mode server's log:"
+    cat "$front_log"
+  fi
+fi
 
 # SIGTERM drains and stops the server; it must exit 0 within 30 s.
 kill -TERM "$server_pid"
