@@ -12,6 +12,8 @@
 #include "apps/load_command.h"
 #include "apps/logits_command.h"
 #include "apps/options.h"
+#include "apps/pull_command.h"
+#include "apps/push_command.h"
 #include "apps/quantize_command.h"
 #include "apps/serve_command.h"
 #include "apps/synth_model_command.h"
@@ -44,6 +46,8 @@ int RunCli(int argc, char** argv) {
   AddKlDivergenceCommand(app, &exit_code);
   AddServeCommand(app, &exit_code);
   AddLoadCommand(app, &exit_code);
+  AddPullCommand(app, &exit_code);
+  AddPushCommand(app, &exit_code);
   // Logging must be set up before any subcommand runs: parse_complete_callback runs after
   // parsing and before the subcommands' callbacks.
   app.parse_complete_callback([&] {

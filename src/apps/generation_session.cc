@@ -7,6 +7,7 @@
 #include "apps/options.h"
 #include "core/log.h"
 #include "formats/hf_config.h"
+#include "hub/snapshot.h"
 #include "model/weight_convert.h"
 #include "tokenizer/streaming_decoder.h"
 
@@ -33,8 +34,14 @@ std::optional<runtime::LoadedModel> LoadModelOrReport(const std::string& model_s
     std::fprintf(stderr, "error: no model given (--model PATH or ORG/NAME)\n");
     return std::nullopt;
   }
+  // A repo id that is not in the Hugging Face cache is downloaded first (not with HF_HUB_OFFLINE).
+  Result<std::string> path = hub::EnsureSnapshot(model_spec, hub::HubConfigFromEnv());
+  if (!path.ok()) {
+    std::fprintf(stderr, "error: %s\n", path.status().ToString().c_str());
+    return std::nullopt;
+  }
   const Clock::time_point start = Clock::now();
-  Result<runtime::LoadedModel> m = runtime::LoadModelWithTokenizer(model_spec, tokenizer_path);
+  Result<runtime::LoadedModel> m = runtime::LoadModelWithTokenizer(*path, tokenizer_path);
   if (!m.ok()) {
     std::fprintf(stderr, "error: %s\n", m.status().ToString().c_str());
     return std::nullopt;

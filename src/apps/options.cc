@@ -150,6 +150,18 @@ constexpr OptionSpec kOptions[] = {
     {"--remote-health-interval", "MEDASSIST_REMOTE_HEALTH_INTERVAL", "15", "serve",
      "Remote backend: seconds between probes of each upstream's /health (shown by our /health); "
      "0: never."},
+    {"--safety", "MEDASSIST_SAFETY", "on", "serve",
+     "The red-flag check before every generation (docs/safety.md): on, or off (evaluation runs: "
+     "no escalation, no disclaimer, no `safety` object)."},
+    {"--safety-rules", "MEDASSIST_SAFETY_RULES", "", "serve",
+     "A red-flag rules file (JSON; with \"extends\": \"default\" it adds to the shipped rules) "
+     "instead of the shipped assets/safety/red_flags.json."},
+    {"--safety-disclaimers", "MEDASSIST_SAFETY_DISCLAIMERS", "on", "serve",
+     "The short disclaimer after answers to personal health questions: on or off (red flags "
+     "are escalated either way while --safety is on)."},
+    {"--safety-generate-prefix", "MEDASSIST_SAFETY_GENERATE_PREFIX", "off", "serve",
+     "On a red flag, /v1/generate's output_text also begins with the escalation (by default it "
+     "only carries the `safety` object beside the model's text)."},
     {"--kv-cache-mib", "MEDASSIST_KV_CACHE_MIB", "1024", "serve",
      "Memory for the KV cache of all running requests, in MiB; a request that does not fit waits."},
     {"--max-batch-tokens", "MEDASSIST_MAX_BATCH_TOKENS", "256", "serve",
@@ -207,6 +219,17 @@ constexpr OptionSpec kOptions[] = {
      "Length of each unique user prompt, in short common words (about one token each with a "
      "BPE vocabulary like Qwen2.5's), after a short system prompt shared by all requests. The "
      "report gives the server's own count (usage.prompt_tokens)."},
+    {"--repo-type", "", "model", "pull, push",
+     "Kind of Hugging Face repo: model or dataset (data sets live under /datasets/ on the Hub "
+     "and in datasets--ORG--NAME folders of the cache)."},
+    {"--revision", "", "main", "pull, push",
+     "pull: branch, tag or commit hash to download (ORG/NAME@REV in the repo id wins). push: the "
+     "branch the commit goes to."},
+    {"--include", "", "", "pull",
+     "Comma-separated glob patterns of the files to download, e.g. \"*.safetensors,*.json\" "
+     "('*' also matches '/', as huggingface_hub's allow_patterns); empty: every file."},
+    {"--private", "", "off", "push", "Create the repo as private (when push creates it)."},
+    {"--message", "", "Upload folder using medassist", "push", "Summary of the commit."},
 };
 
 void FillOption(CLI::Option* opt, const OptionSpec& spec) {

@@ -30,7 +30,8 @@ struct RemoteArgs {
 
 struct ServeArgs {
   std::string host, api_key, model, model_name, tokenizer, system_prompt, reasoning, cors, backend;
-  std::string kv_type;
+  std::string kv_type, safety, safety_rules, safety_disclaimers;
+  bool safety_generate_prefix = false;
   int port = 8000, context = 0, kv_cache_mib = 0, max_batch_tokens = 0, max_running = 0;
   int max_pending = 0, http_threads = 0, max_body_mib = 0, shutdown_seconds = 0;
   bool strict_model_names = false;
@@ -138,7 +139,23 @@ std::optional<server::ServerOptions> MakeServerOptions(const ServeArgs& a) {
     spdlog::error("--port must be 0..65535, --max-body-mib >= 1 and --http-threads >= 4");
     return std::nullopt;
   }
+  std::shared_ptr<const assistant::SafetyPolicy> safety;
+  if (a.safety == "on") {
+    Result<assistant::SafetyPolicy> policy = a.safety_rules.empty()
+                                                 ? assistant::SafetyPolicy::Default()
+                                                 : assistant::SafetyPolicy::Load(a.safety_rules);
+    if (!policy.ok()) {
+      spdlog::error("--safety-rules: {}", policy.status().message());
+      return std::nullopt;
+    }
+    safety = std::make_shared<const assistant::SafetyPolicy>(std::move(policy).value());
+  } else {
+    spdlog::warn("--safety off: no red-flag check (meant for evaluation runs)");
+  }
   server::ServerOptions o;
+  o.safety = std::move(safety);
+  o.safety_disclaimers = a.safety_disclaimers == "on";
+  o.safety_prefix_generate = a.safety_generate_prefix;
   o.host = a.host;
   o.port = a.port;
   o.api_key = a.api_key;
@@ -262,6 +279,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "--max-pending", args->max_pending);
   AddDeclaredOption(*cmd, "--system-prompt", args->system_prompt);
   AddDeclaredOption(*cmd, "--reasoning-markers", args->reasoning);
+  AddDeclaredOption(*cmd, "--safety", args->safety)->check(CLI::IsMember({"on", "off"}));
+  AddDeclaredOption(*cmd, "--safety-rules", args->safety_rules);
+  AddDeclaredOption(*cmd, "--safety-disclaimers", args->safety_disclaimers)
+      ->check(CLI::IsMember({"on", "off"}));
+  AddDeclaredFlag(*cmd, "--safety-generate-prefix", args->safety_generate_prefix);
   AddDeclaredFlag(*cmd, "--strict-model-names", args->strict_model_names);
   AddDeclaredOption(*cmd, "--cors-origins", args->cors);
   AddDeclaredOption(*cmd, "--max-body-mib", args->max_body_mib);

@@ -11,6 +11,7 @@
 #include "server/generation_run.h"
 #include "server/json_fields.h"
 #include "server/openai_format.h"
+#include "server/safety_notice.h"
 #include "server/server_context.h"
 
 namespace medassist::server {
@@ -30,6 +31,11 @@ class AnswerFormat {
   virtual json Complete(const std::vector<ChoiceResult>& choices, int32_t n_prompt,
                         int32_t n_completion) = 0;
   virtual bool sends_done() const { return true; }  // data: [DONE] at the end
+  // What the red-flag check adds to the answers (server/safety_notice.h).
+  void SetSafety(std::optional<SafetyNotice> notice) { safety_ = std::move(notice); }
+
+ protected:
+  std::optional<SafetyNotice> safety_;
 };
 
 // The OpenAI formats: chunks of one object type, "usage": null in each when the client asked for
@@ -71,6 +77,12 @@ class ChatFormat : public OpenAiFormat {
     if (!started_[d.index]) {  // OpenAI: the role comes first, in a chunk of its own
       started_[d.index] = true;
       Add(events, ChatChunkJson(h_, d.index, {{"role", "assistant"}, {"content", ""}}, json(), ""));
+      if (safety_) {  // the escalation reaches the reader before any model token
+        events->back()["safety"] = safety_->object;
+        if (!safety_->prefix.empty()) {
+          Add(events, ChatChunkJson(h_, d.index, {{"content", safety_->prefix}}, json(), ""));
+        }
+      }
     }
     bool token_logprobs = logprobs_ && d.event.has_token;
     if (!d.content.empty() || !d.reasoning.empty() || token_logprobs) {
@@ -82,13 +94,21 @@ class ChatFormat : public OpenAiFormat {
       Add(events, ChatChunkJson(h_, d.index, std::move(delta), std::move(lp), ""));
     }
     if (d.event.finished) {
+      if (safety_ && !safety_->suffix.empty()) {
+        Add(events, ChatChunkJson(h_, d.index, {{"content", safety_->suffix}}, json(), ""));
+      }
       Add(events,
           ChatChunkJson(h_, d.index, json::object(), json(), OpenAiFinishReason(d.event.reason)));
     }
   }
   json Complete(const std::vector<ChoiceResult>& choices, int32_t n_prompt,
                 int32_t n_completion) override {
-    return ChatCompletionJson(h_, choices, logprobs_, n_prompt, n_completion);
+    if (!safety_) return ChatCompletionJson(h_, choices, logprobs_, n_prompt, n_completion);
+    std::vector<ChoiceResult> with_notice = choices;
+    for (ChoiceResult& c : with_notice) c.content = safety_->prefix + c.content + safety_->suffix;
+    json answer = ChatCompletionJson(h_, with_notice, logprobs_, n_prompt, n_completion);
+    answer["safety"] = safety_->object;
+    return answer;
   }
 
  private:
@@ -123,10 +143,16 @@ class CompletionFormat : public OpenAiFormat {
     if (d.event.finished) {
       Add(events, CompletionChunkJson(h_, d.index, "", json(), OpenAiFinishReason(d.event.reason)));
     }
+    if (safety_ && !safety_sent_ && !events->empty()) {  // on the stream's first chunk
+      safety_sent_ = true;
+      events->front()["safety"] = safety_->object;
+    }
   }
   json Complete(const std::vector<ChoiceResult>& choices, int32_t n_prompt,
                 int32_t n_completion) override {
-    return CompletionJson(h_, choices, echo_, logprobs_, n_prompt, n_completion);
+    json answer = CompletionJson(h_, choices, echo_, logprobs_, n_prompt, n_completion);
+    if (safety_) answer["safety"] = safety_->object;
+    return answer;
   }
 
  private:
@@ -134,12 +160,17 @@ class CompletionFormat : public OpenAiFormat {
   std::vector<bool> started_;
   std::string echo_;
   bool logprobs_;
+  bool safety_sent_ = false;
 };
 
 // The original route: {"output_text": ...}; streamed as {"text": delta} events.
 class GenerateFormat : public AnswerFormat {
  public:
   void StreamDelta(const ChoiceDelta& d, std::vector<json>* events) override {
+    if (safety_ && !started_) {
+      events->push_back({{"text", safety_->prefix}, {"safety", safety_->object}});
+    }
+    started_ = true;
     if (!d.content.empty()) events->push_back({{"text", d.content}});
     if (d.event.finished) {
       events->push_back({{"text", ""}, {"finish_reason", OpenAiFinishReason(d.event.reason)}});
@@ -147,8 +178,13 @@ class GenerateFormat : public AnswerFormat {
   }
   void StreamEnd(int32_t, int32_t, std::vector<json>*) override {}
   json Complete(const std::vector<ChoiceResult>& choices, int32_t, int32_t) override {
-    return {{"output_text", choices.empty() ? std::string() : choices[0].content}};
+    std::string text = choices.empty() ? std::string() : choices[0].content;
+    if (!safety_) return {{"output_text", std::move(text)}};
+    return {{"output_text", safety_->prefix + text}, {"safety", safety_->object}};
   }
+
+ private:
+  bool started_ = false;
 };
 
 ApiError EngineFailure(const BackendEvent& e) {
@@ -324,6 +360,7 @@ void HandleChat(ServerContext& ctx, const httplib::Request& req, httplib::Respon
   }
   auto format = std::make_unique<ChatFormat>(Header(ctx, "chatcmpl-", r.model), r.gen.n,
                                              r.gen.backend.logprobs, r.gen.include_usage);
+  format->SetSafety(ChatSafetyNotice(ctx.options, r.gen.backend.messages));
   Respond(ctx, req, res, std::move(backend), r.gen, split, std::move(format),
           r.gen.backend.logprobs);
 }
@@ -337,6 +374,7 @@ void HandleCompletion(ServerContext& ctx, const httplib::Request& req, httplib::
   auto format = std::make_unique<CompletionFormat>(Header(ctx, "cmpl-", r.model), r.gen.n,
                                                    r.echo ? r.gen.backend.prompt : std::string(),
                                                    r.logprobs >= 0, r.gen.include_usage);
+  format->SetSafety(PromptSafetyNotice(ctx.options, r.gen.backend.prompt, false));
   Respond(ctx, req, res, std::move(backend), r.gen, SplitSettings{}, std::move(format),
           r.logprobs >= 0);
 }
@@ -347,8 +385,9 @@ void HandleGenerate(ServerContext& ctx, const httplib::Request& req, httplib::Re
   if (!backend) return;
   GenerateRequest r;
   if (auto e = ParseGenerateRequest(body, ctx.Limits(*backend), &r)) return SendError(res, *e);
-  Respond(ctx, req, res, std::move(backend), r.gen, SplitSettings{},
-          std::make_unique<GenerateFormat>(), false);
+  auto format = std::make_unique<GenerateFormat>();
+  format->SetSafety(PromptSafetyNotice(ctx.options, r.gen.backend.prompt, true));
+  Respond(ctx, req, res, std::move(backend), r.gen, SplitSettings{}, std::move(format), false);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "assistant/reasoning.h"
+#include "assistant/safety.h"
 #include "core/status.h"
 #include "server/backend.h"
 
@@ -39,6 +40,10 @@ struct ServerOptions {
   // Reasoning markers of the served model ({} for none): chat answers are split into content and
   // reasoning_content.
   assistant::ReasoningMarkers reasoning = {};
+  // The red-flag check before every generation (nullptr: off, e.g. for evaluation runs).
+  std::shared_ptr<const assistant::SafetyPolicy> safety = {};
+  bool safety_disclaimers = true;       // the short line after answers to personal questions
+  bool safety_prefix_generate = false;  // /v1/generate's text also begins with the escalation
   std::string version = "0.1.0";
 };
 

@@ -180,6 +180,19 @@ TEST(CliTest, SynthModelRefusalsAreClearAndLeaveNothing) {
   EXPECT_EQ(std::distance(begin(entries), end(entries)), 2);
 }
 
+TEST(CliTest, ServeRefusesABadRemoteConfiguration) {
+  CliResult no_url = RunMedassist({"serve", "--backend", "remote", "--port", "0"});
+  EXPECT_EQ(no_url.code, 1);
+  EXPECT_NE(no_url.err.find("--endpoint-url or HF_ENDPOINT_URL"), std::string::npos) << no_url.err;
+  CliResult bad_backend = RunMedassist({"serve", "--backend", "elsewhere", "--port", "0"});
+  EXPECT_EQ(bad_backend.code, 1);
+  EXPECT_NE(bad_backend.err.find("must be local or remote"), std::string::npos);
+  CliResult bad_protocol = RunMedassist({"serve", "--endpoint-url", "http://127.0.0.1:1",
+                                         "--remote-protocol", "grpc", "--port", "0"});
+  EXPECT_NE(bad_protocol.code, 0);
+  EXPECT_NE(bad_protocol.err.find("--remote-protocol"), std::string::npos) << bad_protocol.err;
+}
+
 TEST(ConfigDocTest, CommittedPageMatchesTheOptionTable) {
   std::string committed =
       ReadFileOrFail(std::string(MEDASSIST_SOURCE_DIR) + "/docs/configuration.md");
