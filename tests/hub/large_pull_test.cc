@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "datasets/sft_reader.h"
 #include "hub/digest.h"
 #include "hub/snapshot.h"
 #include "hub_test_util.h"
@@ -115,6 +116,24 @@ TEST_F(HubTest, Pulls74MbJsonStreamingToDisk) {
   std::string head(2, '\0');
   in.read(head.data(), 2);
   EXPECT_EQ(head, "[\n");
+
+  // The training data reader streams the pulled file through the cache's symlink, one row in
+  // memory at a time: every record, and memory still bounded.
+  ResetPeakRss();
+  const int64_t before_read = PeakRss();
+  int64_t rows = 0;
+  Result<datasets::SftReadStats> read = datasets::ReadSftRows(
+      file, {.on_malformed = datasets::MalformedRows::kRefuse}, [&](datasets::SftRow row) {
+        rows += row.response.starts_with("Obtain a 12-lead ECG") ? 1 : 0;
+        return true;
+      });
+  const int64_t read_growth = PeakRss() - before_read;
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(rows, (kFileBytes - 4) / static_cast<int64_t>(Record().size()));
+  EXPECT_EQ(read->rows, rows);
+  if (!kAddressSanitizer) {
+    EXPECT_LT(read_growth, 16 << 20) << "peak memory grew by " << read_growth << " bytes";
+  }
 }
 
 }  // namespace
