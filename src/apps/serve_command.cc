@@ -174,9 +174,9 @@ std::shared_ptr<server::Backend> LoadBackend(const ServeArgs& a) {
   if (!m) {
     if (a.model == kDefaultModel) {
       spdlog::error(
-          "the default model {} is not in the Hugging Face cache. Pass --model (or "
-          "MODEL=) a model folder, a .gguf file or a cached repo id; for an offline demo "
-          "try --model assets/demo/stories260K.gguf",
+          "the default model {} could not be loaded from the Hugging Face cache or the Hub "
+          "(above). Pass --model (or MODEL=) a model folder, a .gguf file or a repo id; for an "
+          "offline demo try --model assets/demo/stories260K.gguf",
           kDefaultModel);
     }
     return nullptr;

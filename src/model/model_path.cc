@@ -70,9 +70,9 @@ Result<RepoId> ParseRepoId(const std::string& spec) {
 }
 
 std::string DownloadHint(const RepoId& id) {
-  std::string cmd = "huggingface-cli download " + id.org + "/" + id.name;
-  if (id.explicit_revision) cmd += " --revision " + id.revision;
-  return "download it with `" + cmd + "` or pass a path";
+  std::string cmd = "medassist pull " + id.org + "/" + id.name;
+  if (id.explicit_revision) cmd += "@" + id.revision;
+  return "download it with `" + cmd + "` (or huggingface-cli download) or pass a path";
 }
 
 // A commit hash read from refs/<revision>: one line of hex digits.

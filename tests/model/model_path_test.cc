@@ -65,7 +65,7 @@ TEST_F(FakeHubCache, MissingRevisionSaysWhatWasTried) {
   EXPECT_EQ(path.status().code(), StatusCode::kNotFound);
   const std::string& m = path.status().message();
   EXPECT_NE(m.find("not at revision 'v9' (no refs/v9 and no snapshots/v9"), std::string::npos) << m;
-  EXPECT_NE(m.find("`huggingface-cli download Org/Name --revision v9`"), std::string::npos) << m;
+  EXPECT_NE(m.find("`medassist pull Org/Name@v9`"), std::string::npos) << m;
 }
 
 TEST_F(FakeHubCache, RefToAMissingSnapshot) {
@@ -80,12 +80,13 @@ TEST_F(FakeHubCache, RepoNotInTheCache) {
   Result<std::string> path = ResolveModelPath("Qwen/Qwen2.5-3B-Instruct", root());
   ASSERT_FALSE(path.ok());
   EXPECT_EQ(path.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(path.status().message(),
-            "model 'Qwen/Qwen2.5-3B-Instruct' is not a file or folder, and not in the Hugging Face "
-            "cache at " +
-                root() +
-                " (no models--Qwen--Qwen2.5-3B-Instruct); download it with "
-                "`huggingface-cli download Qwen/Qwen2.5-3B-Instruct` or pass a path");
+  EXPECT_EQ(
+      path.status().message(),
+      "model 'Qwen/Qwen2.5-3B-Instruct' is not a file or folder, and not in the Hugging Face "
+      "cache at " +
+          root() +
+          " (no models--Qwen--Qwen2.5-3B-Instruct); download it with "
+          "`medassist pull Qwen/Qwen2.5-3B-Instruct` (or huggingface-cli download) or pass a path");
 }
 
 TEST_F(FakeHubCache, MissingPathsAreReportedAsPaths) {
