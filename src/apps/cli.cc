@@ -6,6 +6,7 @@
 
 #include "apps/bench_command.h"
 #include "apps/chat_command.h"
+#include "apps/eval_command.h"
 #include "apps/export_gguf_command.h"
 #include "apps/generate_command.h"
 #include "apps/kl_divergence_command.h"
@@ -45,6 +46,7 @@ int RunCli(int argc, char** argv) {
   AddBenchCommand(app, &exit_code);
   AddKlDivergenceCommand(app, &exit_code);
   AddServeCommand(app, &exit_code);
+  AddEvalCommand(app, &exit_code);
   AddLoadCommand(app, &exit_code);
   AddPullCommand(app, &exit_code);
   AddPushCommand(app, &exit_code);

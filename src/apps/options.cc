@@ -42,7 +42,7 @@ constexpr OptionSpec kOptions[] = {
      "Comma-separated token ids run as one prompt, e.g. 1,403,407; logits are printed for every "
      "position."},
     {"--dtype", "", "bf16", "synth-model", "Weight type of model.safetensors: bf16 or f32."},
-    {"--dtype", "", "keep", "generate, chat, logits, bench, serve",
+    {"--dtype", "", "keep", "generate, chat, logits, bench, serve, eval",
      "Convert the weight matrices after loading (quantize on load): keep (as stored), f32, f16, "
      "bf16, q8_0, q4_0, q4_k (Q4_K wherever the rows are whole 256-element blocks) or q4_k_m "
      "(llama.cpp's mix, as `quantize --type Q4_K_M` writes it). Norms and biases are not "
@@ -52,11 +52,11 @@ constexpr OptionSpec kOptions[] = {
     {"--tokenizer-files", "MEDASSIST_TOKENIZER_FILES", "", "synth-model",
      "Folder whose vocab.json, merges.txt and tokenizer_config.json are copied into the model; "
      "empty means the Qwen2.5 tokenizer bundled in assets/qwen2.5-tokenizer."},
-    {"--model", "", "", "export-gguf, generate, chat, logits, bench, kl-divergence",
+    {"--model", "", "", "export-gguf, generate, chat, logits, bench, kl-divergence, eval",
      "Hugging Face model folder (config.json of a Qwen2ForCausalLM or LlamaForCausalLM, "
      "model.safetensors or an index and its shards). generate, chat, logits, bench and "
-     "kl-divergence also take a .gguf file, or a repo id ORG/NAME[@REVISION] already in the "
-     "Hugging Face cache."},
+     "kl-divergence also take a .gguf file, or a repo id ORG/NAME[@REVISION] from the Hugging "
+     "Face cache (downloaded there first when missing, unless HF_HUB_OFFLINE=1)."},
     {"--out-type", "", "keep", "export-gguf",
      "Type of the exported matrices: keep (as stored), f32, f16, bf16, q8_0, q4_0, q4_k or "
      "q4_k_m (per-tensor mixes as in `quantize`). Norms and biases are always f32, as llama.cpp "
@@ -74,7 +74,7 @@ constexpr OptionSpec kOptions[] = {
      "Text to continue. Without --chat it is encoded as is (with BOS when the tokenizer adds one; "
      "empty: start from BOS alone); with --chat it is one user message."},
     {"--max-tokens", "", "256", "generate, chat", "Most tokens generated for one reply."},
-    {"--context", "MEDASSIST_CONTEXT", "4096", "generate, chat, serve",
+    {"--context", "MEDASSIST_CONTEXT", "4096", "generate, chat, serve, eval",
      "Tokens (prompt and reply) the KV cache holds; capped at the model's "
      "max_position_embeddings. A chat conversation that outgrows it must be /reset."},
     {"--chat", "", "off", "generate",
@@ -98,7 +98,7 @@ constexpr OptionSpec kOptions[] = {
      "tokens (the second reuses the first's KV blocks through the prefix cache)."},
     {"--output", "", "md", "bench, kl-divergence, load",
      "Result format: md (a markdown table) or json."},
-    {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench, kl-divergence, serve",
+    {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench, kl-divergence, serve, eval",
      "Threads for the kernels, the calling thread included; 0: one per physical core."},
     {"--reference", "", "off", "generate, chat, bench",
      "Run the scalar F32 reference forward pass instead of the fast kernels (slow; the oracle "
@@ -109,8 +109,9 @@ constexpr OptionSpec kOptions[] = {
      "Key clients must send as `Authorization: Bearer KEY` or `X-API-Key: KEY` on every route "
      "but /, /health and the API docs. Empty: the API is open (a warning is logged)."},
     {"--model", "MODEL", "diyorarti/med-mixed-merged", "serve",
-     "Model to serve: a Hugging Face folder, a .gguf file, or a repo id ORG/NAME[@REVISION] in the "
-     "Hugging Face cache. The default is the original fine-tune; offline, "
+     "Model to serve: a Hugging Face folder, a .gguf file, or a repo id ORG/NAME[@REVISION] from "
+     "the Hugging Face cache (downloaded there first when missing, unless HF_HUB_OFFLINE=1). The "
+     "default is the original fine-tune; offline, "
      "assets/demo/stories260K.gguf is a tiny demo model (it tells children's stories, it knows no "
      "medicine)."},
     {"--model-name", "MODEL_NAME", "", "serve",
@@ -118,16 +119,16 @@ constexpr OptionSpec kOptions[] = {
     {"--backend", "BACKEND", "", "serve",
      "local (run the model here) or remote (forward to --endpoint-url). Empty: remote when "
      "HF_ENDPOINT_URL is set, else local."},
-    {"--endpoint-url", "HF_ENDPOINT_URL", "", "serve",
+    {"--endpoint-url", "HF_ENDPOINT_URL", "", "serve, eval",
      "Remote backend: the upstream's base URL (a Hugging Face Inference Endpoint, TGI, vLLM, "
      "llama.cpp's server, ...). Several, comma-separated, are used in turn with failover."},
-    {"--endpoint-token", "HF_API_TOKEN", "", "serve",
+    {"--endpoint-token", "HF_API_TOKEN", "", "serve, eval",
      "Remote backend: token sent upstream as `Authorization: Bearer TOKEN` (never logged)."},
     {"--remote-protocol", "MEDASSIST_REMOTE_PROTOCOL", "tgi", "serve",
      "Remote backend: tgi (TGI's native /generate_stream; chats rendered with the chat template "
      "of --tokenizer, else Qwen2.5's ChatML) or openai (/v1/chat/completions and /v1/completions "
      "of any OpenAI-compatible server)."},
-    {"--remote-model", "MEDASSIST_REMOTE_MODEL", "", "serve",
+    {"--remote-model", "MEDASSIST_REMOTE_MODEL", "", "serve, eval",
      "Remote backend, openai protocol: the `model` sent upstream (default: \"tgi\", which TGI "
      "and vLLM's single-model servers accept)."},
     {"--remote-connect-timeout", "MEDASSIST_REMOTE_CONNECT_TIMEOUT", "5", "serve",
@@ -162,11 +163,11 @@ constexpr OptionSpec kOptions[] = {
     {"--safety-generate-prefix", "MEDASSIST_SAFETY_GENERATE_PREFIX", "off", "serve",
      "On a red flag, /v1/generate's output_text also begins with the escalation (by default it "
      "only carries the `safety` object beside the model's text)."},
-    {"--kv-cache-mib", "MEDASSIST_KV_CACHE_MIB", "1024", "serve",
+    {"--kv-cache-mib", "MEDASSIST_KV_CACHE_MIB", "1024", "serve, eval",
      "Memory for the KV cache of all running requests, in MiB; a request that does not fit waits."},
-    {"--max-batch-tokens", "MEDASSIST_MAX_BATCH_TOKENS", "256", "serve",
+    {"--max-batch-tokens", "MEDASSIST_MAX_BATCH_TOKENS", "256", "serve, eval",
      "Tokens per forward step: every running decode plus chunks of prompts being read."},
-    {"--max-running", "MEDASSIST_MAX_RUNNING", "16", "serve", "Sequences generating at once."},
+    {"--max-running", "MEDASSIST_MAX_RUNNING", "16", "serve, eval", "Sequences generating at once."},
     {"--max-pending", "MEDASSIST_MAX_PENDING", "256", "serve",
      "Requests running or waiting at once; more get 503 with Retry-After."},
     {"--system-prompt", "SYSTEM_PROMPT", "", "serve",
@@ -186,7 +187,7 @@ constexpr OptionSpec kOptions[] = {
      "Connections served at once (each open stream holds one thread)."},
     {"--shutdown-timeout", "MEDASSIST_SHUTDOWN_TIMEOUT", "30", "serve",
      "On SIGTERM / SIGINT: seconds to let requests in flight finish before cancelling them."},
-    {"--kv-type", "MEDASSIST_KV_TYPE", "f16", "bench, serve",
+    {"--kv-type", "MEDASSIST_KV_TYPE", "f16", "bench, serve, eval",
      "Element type of the KV cache: f16 (half the memory and the bytes attention reads; keys and "
      "values rounded to nearest even, as llama.cpp's default cache) or f32 (the reference's "
      "precision)."},
@@ -230,6 +231,33 @@ constexpr OptionSpec kOptions[] = {
      "('*' also matches '/', as huggingface_hub's allow_patterns); empty: every file."},
     {"--private", "", "off", "push", "Create the repo as private (when push creates it)."},
     {"--message", "", "Upload folder using medassist", "push", "Summary of the commit."},
+    {"--sets", "", "medqa_4op,medmcqa,pubmedqa,mmlu", "eval",
+     "Comma-separated evaluation sets: medqa_4op, medqa_5op, medmcqa, pubmedqa, mmlu_anatomy, "
+     "mmlu_clinical_knowledge, mmlu_college_biology, mmlu_college_medicine, "
+     "mmlu_medical_genetics, mmlu_professional_medicine, medqa_zh_4op, cmexam, medical_o1_demo; "
+     "or the groups mmlu (its six subjects), en (the English sets) and all."},
+    {"--protocol", "", "loglikelihood", "eval",
+     "loglikelihood (each option's log-likelihood after the prompt, zero-shot, acc and acc_norm "
+     "as lm-evaluation-harness; a remote endpoint must return prompt logprobs with echo) or "
+     "generate (a chat answer sampled at temperature 0.5, top_p 0.9, then the chosen option "
+     "extracted, as HuatuoGPT-o1's evaluation). Reported separately, never mixed."},
+    {"--data-dir", "MEDASSIST_EVAL_DATA", "../shared/data", "eval",
+     "Folder holding medical-eval/ and medical-o1-sft/ (the shared data folder, SOURCES.md "
+     "section 5)."},
+    {"--limit", "", "0", "eval",
+     "Items per set, drawn at random with --seed (same seed, same items); 0: every item."},
+    {"--seed", "", "0", "eval",
+     "Seed of the --limit draw and of the generate protocol's sampling (each item's seed derives "
+     "from it and the item's id)."},
+    {"--out", "", "eval-results", "eval",
+     "Folder for items-PROTOCOL.jsonl (one row per item, appended as items finish; a rerun skips "
+     "the items already there, so an interrupted run resumes), summary-PROTOCOL.md / .json and "
+     "report-PROTOCOL.html."},
+    {"-c,--concurrency", "", "16", "eval",
+     "Items in flight at once: the local engine batches their requests (continuous batching), a "
+     "remote endpoint gets them in parallel."},
+    {"--max-tokens", "", "2000", "eval",
+     "generate protocol: most tokens of each answer (HuatuoGPT-o1's evaluation uses 2,000)."},
 };
 
 void FillOption(CLI::Option* opt, const OptionSpec& spec) {

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "apps/backend_setup.h"
 #include "apps/generation_session.h"
 #include "apps/options.h"
 #include "net/http_client.h"
@@ -38,16 +39,6 @@ struct ServeArgs {
   ComputeArgs compute;
   RemoteArgs remote;
 };
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 // --backend local|remote; empty: remote when an endpoint URL is configured. nullopt after
 // logging a bad choice.
@@ -120,11 +111,7 @@ std::shared_ptr<server::Backend> MakeRemoteBackend(const ServeArgs& a) {
     spdlog::error("remote backend: {}", b.status().message());
     return nullptr;
   }
-  std::string shown;
-  for (const std::string& url : SplitCommas(r.urls)) {
-    shown += (shown.empty() ? "" : ", ") + net::RedactUrl(url);
-  }
-  spdlog::info("remote backend: {} protocol, upstream {}{}", r.protocol, shown,
+  spdlog::info("remote backend: {} protocol, upstream {}{}", r.protocol, RedactedUrls(r.urls),
                r.token.empty() ? " (no token)" : " (with token)");
   return std::shared_ptr<server::Backend>(std::move(b).value());
 }
@@ -170,41 +157,25 @@ std::optional<server::ServerOptions> MakeServerOptions(const ServeArgs& a) {
 
 // Loads the model and starts the engine; nullptr after logging why not.
 std::shared_ptr<server::Backend> LoadBackend(const ServeArgs& a) {
-  std::optional<runtime::LoadedModel> m = LoadModelOrReport(a.model, a.tokenizer);
-  if (!m) {
-    if (a.model == kDefaultModel) {
-      spdlog::error(
-          "the default model {} could not be loaded from the Hugging Face cache or the Hub "
-          "(above). Pass --model (or MODEL=) a model folder, a .gguf file or a repo id; for an "
-          "offline demo try --model assets/demo/stories260K.gguf",
-          kDefaultModel);
-    }
-    return nullptr;
+  std::unique_ptr<server::LocalBackend> b =
+      LocalBackendOrReport({.model = a.model,
+                            .tokenizer = a.tokenizer,
+                            .system_prompt = a.system_prompt,
+                            .kv_type = a.kv_type,
+                            .context = a.context,
+                            .kv_cache_mib = a.kv_cache_mib,
+                            .max_batch_tokens = a.max_batch_tokens,
+                            .max_running = a.max_running,
+                            .max_pending = a.max_pending,
+                            .compute = a.compute});
+  if (!b && a.model == kDefaultModel) {
+    spdlog::error(
+        "the default model {} could not be loaded from the Hugging Face cache or the Hub "
+        "(above). Pass --model (or MODEL=) a model folder, a .gguf file or a repo id; for an "
+        "offline demo try --model assets/demo/stories260K.gguf",
+        kDefaultModel);
   }
-  if (!ConvertWeightsOrReport(m->model, a.compute.dtype, a.compute.threads)) return nullptr;
-  auto pool = std::make_unique<ThreadPool>(a.compute.threads > 0 ? a.compute.threads
-                                                                 : DefaultThreadCount());
-  spdlog::info("compute: {} on {} threads", kernels::IsaName(kernels::BestIsa()),
-               pool->n_threads());
-  const int64_t kv_bytes = static_cast<int64_t>(a.kv_cache_mib) << 20;
-  const model::KvType kv_type = *model::ParseKvType(a.kv_type);  // checked by the parser
-  server::LocalBackendOptions options{
-      .engine = {.n_kv_blocks = runtime::KvBlocksForBudget(m->model.config(), kv_bytes, kv_type),
-                 .context = a.context,
-                 .max_batch_tokens = a.max_batch_tokens,
-                 .max_running = a.max_running,
-                 .kv_type = kv_type},
-      .max_pending = a.max_pending,
-      .system_prompt = a.system_prompt};
-  spdlog::info("KV cache: {} MiB of {}, {} blocks of {} positions", a.kv_cache_mib, a.kv_type,
-               options.engine.n_kv_blocks, model::kDefaultKvBlockSize);
-  Result<std::unique_ptr<server::LocalBackend>> b = server::LocalBackend::Create(
-      std::move(*m), std::move(pool), model::Forward::Options{}, options);
-  if (!b.ok()) {
-    spdlog::error("cannot start the engine: {}", b.status().message());
-    return nullptr;
-  }
-  return std::shared_ptr<server::Backend>(std::move(b).value());
+  return b;
 }
 
 int RunServe(const ServeArgs& a) {
