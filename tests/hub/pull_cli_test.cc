@@ -3,7 +3,15 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "apps/cli.h"
 #include "hub_test_util.h"
@@ -88,6 +96,63 @@ TEST_F(PullCliTest, PushThenPull) {
   ASSERT_EQ(pull.code, 0) << pull.err;
   std::string dir = pull.out.substr(0, pull.out.size() - 1);
   EXPECT_EQ(Read(dir + "/weights.safetensors"), std::string(10000, 'w'));
+}
+
+// `medassist serve --model ORG/NAME` after a pull, as its own process with HF_HUB_OFFLINE=1 and
+// the endpoint pointing nowhere: the model comes from the cache alone and answers.
+TEST_F(PullCliTest, ServeRunsOfflineFromThePulledCache) {
+  const std::string hf =
+      medassist::testing::SharedDataPath("tiny-models/stories260K/stories260K-hf-llama");
+  hub_.AddRepo(RepoType::kModel, "med/stories",
+               {{.path = "config.json", .content = Read(hf + "/config.json")},
+                {.path = "model.safetensors", .content = Read(hf + "/model.safetensors")}});
+  CliResult pull = RunMedassist({"pull", "med/stories"});
+  ASSERT_EQ(pull.code, 0) << pull.err;
+
+  medassist::testing::TempDir work;
+  const std::string log = work.path() + "/serve.log";
+  const std::string cache = Config().cache_root;
+  const std::string tokenizer =
+      medassist::testing::SharedDataPath("tiny-models/stories260K/stories260K.gguf");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // the child: the server, its output to the log
+    FILE* out = std::freopen(log.c_str(), "w", stderr);
+    if (out == nullptr) _exit(127);
+    setenv("HF_HUB_OFFLINE", "1", 1);
+    setenv("HF_HUB_CACHE", cache.c_str(), 1);
+    setenv("HF_ENDPOINT", "http://127.0.0.1:1", 1);  // nothing listens there
+    execl(MEDASSIST_BINARY, MEDASSIST_BINARY, "serve", "--model", "med/stories", "--tokenizer",
+          tokenizer.c_str(), "--host", "127.0.0.1", "--port", "0", "--kv-cache-mib", "16",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // The port from the log line "listening on http://127.0.0.1:PORT", then /health until 200.
+  int port = 0;
+  int health = 0;
+  for (int i = 0; i < 200 && health != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (port == 0) {
+      const std::string text = Read(log);
+      const size_t at = text.find("listening on http://127.0.0.1:");
+      if (at != std::string::npos) port = std::atoi(text.c_str() + at + 30);
+      continue;
+    }
+    httplib::Client c("127.0.0.1", port);
+    if (auto r = c.Get("/health")) health = r->status;
+  }
+  ASSERT_EQ(health, 200) << Read(log);
+  httplib::Client c("127.0.0.1", port);
+  auto r = c.Post("/v1/completions", R"({"prompt":"Once upon a time","max_tokens":8})",
+                  "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->body.find("\"text\""), std::string::npos);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Read(log);
+  EXPECT_NE(Read(log).find("ready: serving med/stories"), std::string::npos) << Read(log);
 }
 
 }  // namespace
