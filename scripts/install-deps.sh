@@ -22,6 +22,10 @@ PACKAGES=(
 RUNTIME_PACKAGES=(
   libc6 libgcc-s1 libstdc++6 libpcre2-8-0 libutf8proc2 libspdlog1.10 libfmt9 libcpp-httplib0.11
   libssl3 zlib1g libbrotli1 libcurl4 ca-certificates curl
+  # libcurl4's own libraries (apt installs them with it; listed so the check below stays exact)
+  libcom-err2 libffi8 libgmp10 libgnutls30 libgssapi-krb5-2 libhogweed6 libidn2-0 libk5crypto3
+  libkeyutils1 libkrb5-3 libkrb5support0 libldap-2.5-0 libnettle8 libnghttp2-14 libp11-kit0
+  libpsl5 librtmp1 libsasl2-2 libssh2-1 libtasn1-6 libunistring2 libzstd1
 )
 
 if [[ "${1:-}" == "--list-runtime" ]]; then

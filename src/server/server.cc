@@ -222,7 +222,9 @@ void ApiServer::Impl::Configure() {
     listen_fd = sock;
   });
   http.set_keep_alive_max_count(1000);
-  http.set_keep_alive_timeout(30);
+  // httplib's stop() does not wake a worker waiting on an idle kept-alive connection, so this
+  // also bounds how long Shutdown waits for idle clients (pooling proxies keep connections).
+  http.set_keep_alive_timeout(5);
   http.set_read_timeout(30);
   http.set_write_timeout(30);
   http.set_payload_max_length(o.max_body_bytes);

@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 namespace medassist::net {
@@ -266,6 +268,28 @@ TEST(HttpClientTest, ABrokenTransferIsReported) {
   HttpResult r = SendHttp({.url = server.Url("/drop")});
   EXPECT_EQ(r.failure, HttpFailure::kTransfer) << r.error;
   EXPECT_EQ(r.response.body, "partial");
+}
+
+TEST(HttpClientTest, RequestsReuseAKeptAliveConnection) {
+  LoopbackServer server;
+  std::mutex mutex;
+  std::set<int> client_ports;
+  server.http().Get("/ping", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(mutex);
+    client_ports.insert(req.remote_port);
+    res.set_content("pong", "text/plain");
+  });
+  server.Start();
+  server.http().set_keep_alive_timeout(1);  // so that the server stops soon after the test
+  for (int i = 0; i < 4; ++i) {
+    HttpResult r = SendHttp({.url = server.Url("/ping"), .reuse_connection = true});
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.response.body, "pong");
+  }
+  EXPECT_EQ(client_ports.size(), 1u);                         // one TCP connection served all four
+  HttpResult fresh = SendHttp({.url = server.Url("/ping")});  // not pooled: a new connection
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(client_ports.size(), 2u);
 }
 
 TEST(HttpClientTest, RedactUrlDropsCredentialsAndQueries) {
