@@ -538,28 +538,23 @@ std::string RemoteBackend::MetricsText() const {
           "Waits for a loading (scaled-to-zero) upstream.", shared_->cold_start_waits.load());
   counter("medassist_upstream_broken_streams_total",
           "Upstream answers that broke after they started.", shared_->broken_streams.load());
-  std::vector<UpstreamStatus> statuses = shared_->pool.Statuses();
-  out +=
-      "# HELP medassist_upstream_requests_total Requests sent to each upstream.\n"
-      "# TYPE medassist_upstream_requests_total counter\n";
-  for (const UpstreamStatus& s : statuses) {
-    out +=
-        fmt::format("medassist_upstream_requests_total{{upstream=\"{}\"}} {}\n", s.url, s.requests);
-  }
-  out +=
-      "# HELP medassist_upstream_failures_total Failed requests to each upstream.\n"
-      "# TYPE medassist_upstream_failures_total counter\n";
-  for (const UpstreamStatus& s : statuses) {
-    out +=
-        fmt::format("medassist_upstream_failures_total{{upstream=\"{}\"}} {}\n", s.url, s.failures);
-  }
-  out +=
-      "# HELP medassist_upstream_breaker_open 1 while the upstream's circuit breaker is open.\n"
-      "# TYPE medassist_upstream_breaker_open gauge\n";
-  for (const UpstreamStatus& s : statuses) {
-    out += fmt::format("medassist_upstream_breaker_open{{upstream=\"{}\"}} {}\n", s.url,
-                       s.state == BreakerState::kOpen ? 1 : 0);
-  }
+  // One series per upstream, labelled with its (redacted) URL.
+  const std::vector<UpstreamStatus> statuses = shared_->pool.Statuses();
+  auto per_upstream = [&](const char* name, const char* type, const char* help,
+                          int64_t (*value)(const UpstreamStatus&)) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n", name, help, type);
+    for (const UpstreamStatus& s : statuses) {
+      out += fmt::format("{}{{upstream=\"{}\"}} {}\n", name, s.url, value(s));
+    }
+  };
+  per_upstream("medassist_upstream_requests_total", "counter", "Requests sent to each upstream.",
+               [](const UpstreamStatus& s) { return s.requests; });
+  per_upstream("medassist_upstream_failures_total", "counter", "Failed requests to each upstream.",
+               [](const UpstreamStatus& s) { return s.failures; });
+  per_upstream("medassist_upstream_breaker_open", "gauge",
+               "1 while the upstream's circuit breaker is open.", [](const UpstreamStatus& s) {
+                 return static_cast<int64_t>(s.state == BreakerState::kOpen ? 1 : 0);
+               });
   return out;
 }
 
