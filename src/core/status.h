@@ -61,9 +61,7 @@ inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std
 inline Status DeadlineExceeded(std::string m) {
   return {StatusCode::kDeadlineExceeded, std::move(m)};
 }
-inline Status UpstreamError(std::string m) {
-  return {StatusCode::kUpstreamError, std::move(m)};
-}
+inline Status UpstreamError(std::string m) { return {StatusCode::kUpstreamError, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
 // Either a value or a non-OK Status.

@@ -95,8 +95,8 @@ struct UpstreamHealth {
 
 struct BackendHealth {
   bool ready = false;
-  std::string state = {};   // "ok", "degraded", "loading", "unavailable"
-  std::string detail = {};  // why not ready
+  std::string state = {};                      // "ok", "degraded", "loading", "unavailable"
+  std::string detail = {};                     // why not ready
   std::vector<UpstreamHealth> upstreams = {};  // remote backends
 };
 

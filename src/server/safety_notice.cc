@@ -22,7 +22,8 @@ json SafetyObject(const SafetyAssessment& a) {
 
 void LogEmergency(const SafetyAssessment& a) {
   std::string names;
-  for (const assistant::SafetySignal& s : a.signals) names += (names.empty() ? "" : ", ") + s.signal;
+  for (const assistant::SafetySignal& s : a.signals)
+    names += (names.empty() ? "" : ", ") + s.signal;
   spdlog::warn("red flag: {} ({}); the answer begins with the escalation", a.category, names);
 }
 

@@ -120,8 +120,7 @@ TEST(GenerateCliTest, MissingModelIsAClearError) {
       << path.err;
   ProcessRun repo = Medassist({"generate", "--model", "NoSuchOrg/NoSuchModel", "--prompt", "hi"});
   EXPECT_EQ(repo.code, 1);
-  EXPECT_NE(repo.err.find("medassist pull NoSuchOrg/NoSuchModel"), std::string::npos)
-      << repo.err;
+  EXPECT_NE(repo.err.find("medassist pull NoSuchOrg/NoSuchModel"), std::string::npos) << repo.err;
   ProcessRun bad =
       Medassist({"generate", "--model", Gguf(), "--prompt", "hi", "--max-tokens", "0"});
   EXPECT_EQ(bad.code, 1);

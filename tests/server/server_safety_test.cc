@@ -79,8 +79,9 @@ TEST(ServerSafetyTest, GenerateCarriesTheObjectAndKeepsTheText) {
   EXPECT_EQ(r.json["output_text"], "Model answer.");
   EXPECT_EQ(r.json["safety"]["category"], "stroke");
   Response exam = Post(server.port(), "/v1/generate",
-                       json{{"prompt", "A 67-year-old man presents with sudden left arm weakness "
-                                       "and slurred speech. What is the next step?"}}
+                       json{{"prompt",
+                             "A 67-year-old man presents with sudden left arm weakness "
+                             "and slurred speech. What is the next step?"}}
                            .dump());
   EXPECT_FALSE(exam.json.contains("safety")) << exam.body;
 }
