@@ -33,7 +33,7 @@ server_pid=""
 front_pid=""
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
-  for pid in "$server_pid" "$front_pid"; do
+  for pid in "${started_pid:-}" "$server_pid" "$front_pid"; do
     if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
   done
   rm -f "$log" "$front_log"
@@ -54,44 +54,41 @@ wait_healthy() {
   return 1
 }
 
-# A free port (the kernel's choice); another process may take it before the server binds, so
-# try a few.
-for attempt in 1 2 3; do
-  port="$(node -e "const s = require('net').createServer();
-                   s.listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")"
-  url="http://127.0.0.1:$port"
-  key="$api_key"
-  [[ "$mode" == chain ]] && key="$upstream_key"
-  "$medassist" serve --model "$model" --host 127.0.0.1 --port "$port" --api-key "$key" \
-    >"$log" 2>&1 &
-  server_pid=$!
-  if wait_healthy "$url" "$server_pid"; then break; fi
-  kill -KILL "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
-  server_pid=""
-  echo "server did not become healthy on port $port (attempt $attempt); its log:"
-  cat "$log"
-done
-[[ -n "$server_pid" ]] || { echo "FAIL: the server never became healthy"; exit 1; }
-
-if [[ "$mode" == chain ]]; then
-  upstream_url="$url"
+# Runs COMMAND... --host 127.0.0.1 --port PORT in the background, its output in LOG, on a free
+# port (the kernel's choice; another process may take it before the server binds, so up to three
+# tries), and waits until it is healthy: sets started_pid and started_url, or fails the test.
+start_server() {
+  local log_file="$1" what="$2"
+  shift 2
   for attempt in 1 2 3; do
+    local port
     port="$(node -e "const s = require('net').createServer();
                      s.listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")"
-    url="http://127.0.0.1:$port"
-    HF_API_TOKEN="$upstream_key" "$medassist" serve --backend remote \
-      --endpoint-url "$upstream_url/v1" --remote-protocol openai --model-name "$model" \
-      --host 127.0.0.1 --port "$port" --api-key "$api_key" >"$front_log" 2>&1 &
-    front_pid=$!
-    if wait_healthy "$url" "$front_pid"; then break; fi
-    kill -KILL "$front_pid" 2>/dev/null
-    wait "$front_pid" 2>/dev/null
-    front_pid=""
-    echo "remote-mode server did not become healthy on port $port (attempt $attempt); its log:"
-    cat "$front_log"
+    started_url="http://127.0.0.1:$port"
+    "$@" --host 127.0.0.1 --port "$port" >"$log_file" 2>&1 &
+    started_pid=$!
+    if wait_healthy "$started_url" "$started_pid"; then return 0; fi
+    kill -KILL "$started_pid" 2>/dev/null
+    wait "$started_pid" 2>/dev/null
+    echo "$what did not become healthy on port $port (attempt $attempt); its log:"
+    cat "$log_file"
   done
-  [[ -n "$front_pid" ]] || { echo "FAIL: the remote-mode server never became healthy"; exit 1; }
+  echo "FAIL: $what never became healthy"
+  exit 1
+}
+
+key="$api_key"
+[[ "$mode" == chain ]] && key="$upstream_key"
+start_server "$log" "the server" "$medassist" serve --model "$model" --api-key "$key"
+server_pid="$started_pid"
+url="$started_url"
+
+if [[ "$mode" == chain ]]; then
+  start_server "$front_log" "the remote-mode server" env HF_API_TOKEN="$upstream_key" \
+    "$medassist" serve --backend remote --endpoint-url "$url/v1" --remote-protocol openai \
+    --model-name "$model" --api-key "$api_key"
+  front_pid="$started_pid"
+  url="$started_url"
   if grep -q "$upstream_key" "$front_log"; then
     echo "FAIL: the upstream token appears in the remote-mode server's log"
     exit 1
