@@ -16,6 +16,9 @@ PACKAGES=(
   nlohmann-json3-dev libpcre2-dev libutf8proc-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
+  # train/ (medassist-train): LibTorch, its distributed headers, and OpenBLAS for its F32 GEMM
+  # (without it LibTorch falls back to the reference BLAS, about 10x slower per training step)
+  libtorch-dev libgloo-dev libopenblas0-openmp
 )
 
 # What the medassist binary loads at run time (no compiler, no headers, no node).

@@ -10,7 +10,7 @@ namespace medassist::apps {
 
 std::unique_ptr<server::LocalBackend> LocalBackendOrReport(const LocalEngineArgs& a) {
   std::optional<runtime::LoadedModel> m = LoadModelOrReport(a.model, a.tokenizer);
-  if (!m || !ConvertWeightsOrReport(m->model, a.compute.dtype, a.compute.threads)) return nullptr;
+  if (!m || !PrepareWeightsOrReport(m->model, a.compute)) return nullptr;
   auto pool = std::make_unique<ThreadPool>(a.compute.threads > 0 ? a.compute.threads
                                                                  : DefaultThreadCount());
   spdlog::info("compute: {} on {} threads", kernels::IsaName(kernels::BestIsa()),

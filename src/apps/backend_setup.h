@@ -22,8 +22,8 @@ struct LocalEngineArgs {
   ComputeArgs compute = {};
 };
 
-// Loads the model (downloading a repo id that is not cached), converts its weights to --dtype and
-// starts the engine; nullptr after logging why not.
+// Loads the model (downloading a repo id that is not cached), merges --lora, converts its weights
+// to --dtype and starts the engine; nullptr after logging why not.
 std::unique_ptr<server::LocalBackend> LocalBackendOrReport(const LocalEngineArgs& a);
 
 // "a,b,,c" -> {"a", "b", "c"}.

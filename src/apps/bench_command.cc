@@ -366,7 +366,7 @@ int RunBench(const BenchArgs& a) {
     std::fprintf(stderr, "error: %s\n", m.status().ToString().c_str());
     return 1;
   }
-  if (!ConvertWeightsOrReport(*m, a.compute.dtype, a.compute.threads)) return 1;
+  if (!PrepareWeightsOrReport(*m, a.compute)) return 1;
   Compute compute = MakeCompute(*m, a.compute);
   if (a.concurrency > 1) {
     if (a.n_prompt < 1) {

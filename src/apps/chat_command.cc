@@ -135,7 +135,7 @@ int RunChat(const ChatArgs& a) {
     return 1;
   }
   std::optional<runtime::LoadedModel> m = LoadModelOrReport(a.model, a.tokenizer);
-  if (!m || !ConvertWeightsOrReport(m->model, a.compute.dtype, a.compute.threads)) return 1;
+  if (!m || !PrepareWeightsOrReport(m->model, a.compute)) return 1;
   Result<tokenizer::ChatTemplate> tmpl =
       tokenizer::ChatTemplate::ForTokenizer(m->tokenizer, /*allow_fallback=*/true);
   if (!tmpl.ok()) {

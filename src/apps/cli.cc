@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "apps/bench_command.h"
 #include "apps/chat_command.h"
@@ -12,6 +14,7 @@
 #include "apps/kl_divergence_command.h"
 #include "apps/load_command.h"
 #include "apps/logits_command.h"
+#include "apps/merge_command.h"
 #include "apps/options.h"
 #include "apps/pull_command.h"
 #include "apps/push_command.h"
@@ -19,6 +22,8 @@
 #include "apps/serve_command.h"
 #include "apps/synth_model_command.h"
 #include "apps/tokenize_commands.h"
+#include "apps/train_command.h"
+#include "apps/train_report_command.h"
 #include "core/log.h"
 
 namespace medassist::apps {
@@ -50,6 +55,9 @@ int RunCli(int argc, char** argv) {
   AddLoadCommand(app, &exit_code);
   AddPullCommand(app, &exit_code);
   AddPushCommand(app, &exit_code);
+  AddTrainReportCommand(app, &exit_code);
+  AddMergeCommand(app, &exit_code);
+  AddTrainCommand(app, std::vector<std::string>(argv, argv + argc), &exit_code);
   // Logging must be set up before any subcommand runs: parse_complete_callback runs after
   // parsing and before the subcommands' callbacks.
   app.parse_complete_callback([&] {

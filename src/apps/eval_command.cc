@@ -183,6 +183,7 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "--max-running", args->max_running);
   AddDeclaredOption(*cmd, "--threads", args->compute.threads);
   AddDtypeOption(*cmd, args->compute.dtype);
+  AddLoraOption(*cmd, args->compute.lora);
   cmd->callback([args, exit_code] {
     if (args->model.empty() == args->endpoint_url.empty()) {
       spdlog::error("eval needs a model: --model (local) or --endpoint-url (remote), not both");

@@ -46,7 +46,7 @@ int RunGenerate(const GenerateArgs& a) {
     return 1;
   }
   std::optional<runtime::LoadedModel> m = LoadModelOrReport(a.model, a.tokenizer);
-  if (!m || !ConvertWeightsOrReport(m->model, a.compute.dtype, a.compute.threads)) return 1;
+  if (!m || !PrepareWeightsOrReport(m->model, a.compute)) return 1;
   Result<std::vector<TokenId>> prompt = EncodePrompt(m->tokenizer, a);
   if (!prompt.ok()) {
     std::fprintf(stderr, "error: %s\n", prompt.status().ToString().c_str());

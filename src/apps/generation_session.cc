@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "formats/hf_config.h"
 #include "hub/snapshot.h"
+#include "model/lora_adapter.h"
 #include "model/weight_convert.h"
 #include "tokenizer/streaming_decoder.h"
 
@@ -56,6 +57,34 @@ void AddComputeOptions(CLI::App& cmd, ComputeArgs& args) {
   AddDeclaredOption(cmd, "--threads", args.threads);
   AddDeclaredFlag(cmd, "--reference", args.reference);
   AddDtypeOption(cmd, args.dtype);
+  AddLoraOption(cmd, args.lora);
+}
+
+void AddLoraOption(CLI::App& cmd, std::string& lora) { AddDeclaredOption(cmd, "--lora", lora); }
+
+bool ApplyLoraOrReport(model::Model& m, const std::string& lora, int threads) {
+  if (lora.empty()) return true;
+  const Clock::time_point start = Clock::now();
+  Result<model::LoraAdapter> adapter = model::ReadPeftAdapter(lora);
+  ThreadPool pool(threads > 0 ? threads : DefaultThreadCount());
+  Result<model::LoraApplied> applied =
+      adapter.ok() ? model::ApplyLoraAdapter(m, *adapter, pool) : adapter.status();
+  if (!applied.ok()) {
+    std::fprintf(stderr, "error: --lora %s: %s\n", lora.c_str(),
+                 applied.status().ToString().c_str());
+    return false;
+  }
+  std::string modules;
+  for (const std::string& name : applied->modules)
+    modules.append(modules.empty() ? "" : ",").append(name);
+  spdlog::info("--lora {}: merged {} matrices ({}), r {}, scale {:.4g}, in {:.2f} s", lora,
+               applied->n_matrices, modules, applied->r, applied->scale, SecondsSince(start));
+  return true;
+}
+
+bool PrepareWeightsOrReport(model::Model& m, const ComputeArgs& args) {
+  return ApplyLoraOrReport(m, args.lora, args.threads) &&
+         ConvertWeightsOrReport(m, args.dtype, args.threads);
 }
 
 void AddDtypeOption(CLI::App& cmd, std::string& dtype) {

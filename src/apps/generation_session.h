@@ -25,15 +25,26 @@ namespace medassist::apps {
 std::optional<runtime::LoadedModel> LoadModelOrReport(const std::string& model_spec,
                                                       const std::string& tokenizer_path);
 
-// How the model is computed: --threads, --reference and --dtype.
+// How the model is computed: --threads, --reference, --dtype and --lora.
 struct ComputeArgs {
   int threads = 0;  // 0: DefaultThreadCount()
   bool reference = false;
   std::string dtype = "keep";  // model::ParseWeightMix; checked when the command line is parsed
+  std::string lora;            // PEFT adapter folder merged after loading; "" = none
 };
 void AddComputeOptions(CLI::App& cmd, ComputeArgs& args);
 // Adds --dtype alone (commands without the other compute options: logits).
 void AddDtypeOption(CLI::App& cmd, std::string& dtype);
+// Adds --lora alone (commands that add --dtype alone; AddComputeOptions adds it too).
+void AddLoraOption(CLI::App& cmd, std::string& lora);
+
+// --lora (model/lora_adapter.h): reads the PEFT adapter folder and merges it into m's weights on
+// a pool of threads, logging the modules, r and scale. Nothing to do when lora is empty. On
+// failure prints "error: ..." to stderr and returns false.
+bool ApplyLoraOrReport(model::Model& m, const std::string& lora, int threads);
+// What a command does between loading and computing: --lora, then --dtype (an adapter is merged
+// into the stored weights before they are converted).
+bool PrepareWeightsOrReport(model::Model& m, const ComputeArgs& args);
 
 // Quantize on load (model/weight_convert.h): converts m's weight matrices to dtype on a pool of
 // threads (0: one per physical core) and logs what changed and how long it took. On failure

@@ -17,7 +17,7 @@ namespace medassist::apps {
 namespace {
 
 struct KlArgs {
-  std::string base, model, text, sft_jsonl, output;
+  std::string base, model, text, sft_jsonl, output, lora;
   int ctx = 0, chunks = 0, threads = 0;
 };
 
@@ -113,7 +113,7 @@ int RunKlDivergence(const KlArgs& a) {
   std::optional<runtime::LoadedModel> base = LoadModelOrReport(a.base, "");
   if (!base) return 1;
   std::optional<runtime::LoadedModel> m = LoadModelOrReport(a.model, "");
-  if (!m) return 1;
+  if (!m || !ApplyLoraOrReport(m->model, a.lora, a.threads)) return 1;
   if (Status s = CheckSameVocabulary(*base, *m); !s.ok()) return Fail(s);
 
   const tokenizer::Tokenizer& tok = base->tokenizer;
@@ -183,6 +183,7 @@ void AddKlDivergenceCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "--ctx", args->ctx);
   AddDeclaredOption(*cmd, "--chunks", args->chunks);
   AddDeclaredOption(*cmd, "--threads", args->threads);
+  AddLoraOption(*cmd, args->lora);
   AddDeclaredOption(*cmd, "--output", args->output);
   cmd->callback([args, exit_code] { *exit_code = RunKlDivergence(*args); });
 }

@@ -15,7 +15,7 @@ namespace medassist::apps {
 namespace {
 
 struct LogitsArgs {
-  std::string model, ids, out, dtype;
+  std::string model, ids, out, dtype, lora;
 };
 
 // "1,403,407" -> ids; InvalidArgument for anything but comma-separated non-negative integers.
@@ -65,7 +65,7 @@ int RunLogits(const LogitsArgs& a) {
   Result<std::vector<int32_t>> ids = ParseIds(a.ids);
   Result<std::string> path = ids.ok() ? model::ResolveModelPath(a.model) : ids.status();
   Result<model::Model> m = path.ok() ? model::Model::Open(*path) : path.status();
-  if (m.ok() && !ConvertWeightsOrReport(*m, a.dtype, /*threads=*/0)) return 1;
+  if (m.ok() && !PrepareWeightsOrReport(*m, {.dtype = a.dtype, .lora = a.lora})) return 1;
   Result<nlohmann::json> out = m.ok() ? ComputeLogits(*m, *ids) : m.status();
   if (!out.ok()) {
     std::fprintf(stderr, "error: %s\n", out.status().ToString().c_str());
@@ -95,6 +95,7 @@ void AddLogitsCommand(CLI::App& app, int* exit_code) {
   AddDeclaredOption(*cmd, "--token-ids", args->ids);
   AddDeclaredOption(*cmd, "--out", args->out);
   AddDtypeOption(*cmd, args->dtype);
+  AddLoraOption(*cmd, args->lora);
   cmd->callback([args, exit_code] { *exit_code = RunLogits(*args); });
 }
 

@@ -57,6 +57,24 @@ constexpr OptionSpec kOptions[] = {
      "model.safetensors or an index and its shards). generate, chat, logits, bench and "
      "kl-divergence also take a .gguf file, or a repo id ORG/NAME[@REVISION] from the Hugging "
      "Face cache (downloaded there first when missing, unless HF_HUB_OFFLINE=1)."},
+    {"--lora", "MEDASSIST_LORA", "", "generate, chat, logits, bench, kl-divergence, serve, eval",
+     "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) merged into the "
+     "weights after loading, before --dtype: W + lora_alpha / r * B @ A, in each matrix's stored "
+     "type (kl-divergence: applied to --model, not --base). Empty: none."},
+    {"--base", "", "", "merge",
+     "Base model: a Hugging Face safetensors folder (or cached repo id) the adapter was trained "
+     "on. A .gguf base is refused: load it with --lora instead."},
+    {"--adapter", "", "", "merge",
+     "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to merge."},
+    {"--out", "", "", "merge",
+     "Model folder to create (must not exist or be empty): the merged weights in the base's "
+     "types, config.json, generation_config.json and the tokenizer files. Built under a "
+     "temporary name beside it and renamed at the end."},
+    {"--gguf", "", "", "merge", "Also write the merged model as this GGUF file (as export-gguf)."},
+    {"--max-shard-size", "", "5GB", "merge",
+     "Largest safetensors shard, as transformers' save_pretrained: 5GB, 500MB, 2GiB or bytes. "
+     "Past it the weights are split into model-00001-of-0000N.safetensors with "
+     "model.safetensors.index.json."},
     {"--out-type", "", "keep", "export-gguf",
      "Type of the exported matrices: keep (as stored), f32, f16, bf16, q8_0, q4_0, q4_k or "
      "q4_k_m (per-tensor mixes as in `quantize`). Norms and biases are always f32, as llama.cpp "
@@ -98,7 +116,8 @@ constexpr OptionSpec kOptions[] = {
      "tokens (the second reuses the first's KV blocks through the prefix cache)."},
     {"--output", "", "md", "bench, kl-divergence, load",
      "Result format: md (a markdown table) or json."},
-    {"--threads", "MEDASSIST_THREADS", "0", "generate, chat, bench, kl-divergence, serve, eval",
+    {"--threads", "MEDASSIST_THREADS", "0",
+     "generate, chat, bench, kl-divergence, serve, eval, merge",
      "Threads for the kernels, the calling thread included; 0: one per physical core."},
     {"--reference", "", "off", "generate, chat, bench",
      "Run the scalar F32 reference forward pass instead of the fast kernels (slow; the oracle "
@@ -259,6 +278,74 @@ constexpr OptionSpec kOptions[] = {
      "remote endpoint gets them in parallel."},
     {"--max-tokens", "", "2000", "eval",
      "generate protocol: most tokens of each answer (HuatuoGPT-o1's evaluation uses 2,000)."},
+    // train (docs/training.md): the defaults are the original recipe's.
+    {"--model", "", "", "train",
+     "Base model to fine-tune: a Hugging Face folder (config.json + safetensors) or a cached "
+     "repo id (downloaded when missing, as `medassist pull`)."},
+    {"--data", "", "", "train",
+     "Training rows in the medical-o1-reasoning-SFT format (Question, Complex_CoT, Response): "
+     "a JSON array or JSON lines."},
+    {"--output-dir", "", "", "train",
+     "Run folder: adapter/ (PEFT), checkpoint-STEP/, metrics.jsonl, tensorboard/, "
+     "run_config.json."},
+    {"--question-field", "", "Question", "train", "Field of a row holding the user's question."},
+    {"--cot-field", "", "Complex_CoT", "train", "Field holding the reasoning."},
+    {"--response-field", "", "Response", "train", "Field holding the final answer."},
+    {"--bad-rows", "", "skip", "train",
+     "A malformed row (not an object, a missing or non-string field): skip (reported with its "
+     "line) or refuse (stop with its line)."},
+    {"--reasoning-share", "", "0.3", "train",
+     "Share of examples whose target is reasoning plus answer (the rest: the answer only), "
+     "chosen per row from --seed."},
+    {"--reasoning-template", "", "## Thinking\\n\\n{cot}\\n\\n## Final Response\\n\\n{response}",
+     "train",
+     "Assistant target of a reasoning example; placeholders {question}, {cot}, {response}; \\n "
+     "is a newline."},
+    {"--answer-template", "", "{response}", "train", "Assistant target of an answer-only example."},
+    {"--train-system-prompt", "", "", "train",
+     "System message of every example (empty: the chat template's default)."},
+    {"--max-length", "", "2048", "train", "Tokens per example, prompt included."},
+    {"--overlong", "", "truncate", "train",
+     "An example over --max-length: truncate (cut the reply) or drop."},
+    {"--eval-share", "", "0.05", "train", "Share of rows held out for evaluation."},
+    {"--eval-count", "", "-1", "train",
+     "Exactly this many rows held out for evaluation (>= 0 overrides --eval-share)."},
+    {"--lora-r", "", "16", "train", "LoRA rank."},
+    {"--lora-alpha", "", "32", "train", "LoRA alpha: the update is scaled by alpha / r."},
+    {"--lora-dropout", "", "0.05", "train", "Dropout on the LoRA branch's input."},
+    {"--lora-targets", "", "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", "train",
+     "Comma-separated projections that get an adapter."},
+    {"--rslora", "", "off", "train", "Scale by alpha / sqrt(r) (rank-stabilised LoRA)."},
+    {"--epochs", "", "1", "train", "Passes over the training examples."},
+    {"--max-steps", "", "0", "train", "Optimizer steps to run (> 0 overrides --epochs)."},
+    {"--batch-size", "", "8", "train", "Examples per process per micro-step."},
+    {"--grad-accum", "", "4", "train",
+     "Micro-steps per optimizer step: the global batch is batch-size x grad-accum x processes."},
+    {"--learning-rate", "", "2e-4", "train", "Peak learning rate (AdamW)."},
+    {"--lr-scheduler", "", "cosine", "train", "cosine, linear or constant, after the warmup."},
+    {"--warmup-ratio", "", "0.05", "train", "Share of the steps spent warming up linearly from 0."},
+    {"--weight-decay", "", "0", "train", "AdamW's decoupled weight decay."},
+    {"--max-grad-norm", "", "1", "train", "Gradient clipping by global norm (0: none)."},
+    {"--bf16", "", "on", "train",
+     "on: base weights held in BF16 and matmuls autocast to BF16 (LoRA weights and the optimizer "
+     "stay F32); off: everything in F32."},
+    {"--seed", "", "42", "train",
+     "Seed of the LoRA initialisation, the target mix, the eval split, the data order and "
+     "dropout."},
+    {"--logging-steps", "", "10", "train", "Log the training metrics every N optimizer steps."},
+    {"--eval-steps", "", "0", "train", "Evaluate every N steps (0: at the end only)."},
+    {"--eval-batch-size", "", "8", "train", "Examples per process per evaluation batch."},
+    {"--save-steps", "", "0", "train", "Write a checkpoint every N steps (0: at the end only)."},
+    {"--save-total-limit", "", "2", "train",
+     "Checkpoints kept: the newest, and always the one with the lowest eval_loss."},
+    {"--resume", "", "", "train", "Continue from a checkpoint folder, or `latest` under --output-dir."},
+    {"--nproc", "", "1", "train",
+     "Data-parallel processes to start on this machine (Gloo); each gets --threads / nproc "
+     "threads."},
+    {"--dist-init-file", "MEDASSIST_DIST_INIT_FILE", "", "train",
+     "Rendezvous file of a data-parallel run started by hand (with RANK and WORLD_SIZE set); "
+     "empty: a TCP store at MASTER_ADDR:MASTER_PORT."},
+    {"--no-progress", "", "", "train", "No progress line on stderr (log lines instead)."},
 };
 
 void FillOption(CLI::Option* opt, const OptionSpec& spec) {
@@ -298,6 +385,22 @@ CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, std::string& tar
 CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, int& target) {
   const OptionSpec& spec = FindOption(flag, app.get_name());
   target = std::stoi(spec.default_value);
+  CLI::Option* opt = app.add_option(flag, target, spec.help)->capture_default_str();
+  FillOption(opt, spec);
+  return opt;
+}
+
+CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, double& target) {
+  const OptionSpec& spec = FindOption(flag, app.get_name());
+  target = std::stod(spec.default_value);
+  CLI::Option* opt = app.add_option(flag, target, spec.help)->capture_default_str();
+  FillOption(opt, spec);
+  return opt;
+}
+
+CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, int64_t& target) {
+  const OptionSpec& spec = FindOption(flag, app.get_name());
+  target = std::stoll(spec.default_value);
   CLI::Option* opt = app.add_option(flag, target, spec.help)->capture_default_str();
   FillOption(opt, spec);
   return opt;

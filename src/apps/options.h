@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@ const OptionSpec& FindOption(const char* flag, std::string_view command = "");
 // Adds a declared option with a value to app, bound to target (which gets the default).
 CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, std::string& target);
 CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, int& target);
+CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, double& target);
+CLI::Option* AddDeclaredOption(CLI::App& app, const char* flag, int64_t& target);
 // Adds a declared on/off flag.
 CLI::Option* AddDeclaredFlag(CLI::App& app, const char* flag, bool& target);
 

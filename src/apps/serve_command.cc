@@ -278,6 +278,7 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(0, 86400));
   AddDeclaredOption(*cmd, "--threads", args->compute.threads);
   AddDtypeOption(*cmd, args->compute.dtype);
+  AddLoraOption(*cmd, args->compute.lora);
   cmd->callback([args, exit_code] { *exit_code = RunServe(*args); });
 }
 

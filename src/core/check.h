@@ -28,6 +28,11 @@ struct Voidify {
 
 }  // namespace medassist::internal
 
+// LibTorch's c10 logging defines CHECK and DCHECK too: in train/, which includes the torch headers
+// first, ours replace theirs.
+#undef CHECK
+#undef DCHECK
+
 // Not parenthesised on purpose: CHECK(x) << "message" must stream into the failure object.
 // NOLINTBEGIN(bugprone-macro-parentheses)
 #define CHECK(condition)                           \

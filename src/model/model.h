@@ -58,6 +58,7 @@ class Model {
   friend Result<Model> OpenHfFolder(const std::string& dir);
   friend Result<Model> OpenGguf(const std::string& path);
   friend class WeightConverter;  // quantize on load (weight_convert.h) swaps in owned weights
+  friend class LoraMerger;       // LoRA merge (lora_adapter.h) swaps in owned weights
 
   std::unique_ptr<Storage> storage_;
   formats::ModelConfig config_;
