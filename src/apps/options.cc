@@ -346,6 +346,7 @@ constexpr OptionSpec kOptions[] = {
      "Rendezvous file of a data-parallel run started by hand (with RANK and WORLD_SIZE set); "
      "empty: a TCP store at MASTER_ADDR:MASTER_PORT."},
     {"--no-progress", "", "", "train", "No progress line on stderr (log lines instead)."},
+    {"--out", "", "", "train-report", "HTML file to write (empty: RUN_DIR/report.html)."},
 };
 
 void FillOption(CLI::Option* opt, const OptionSpec& spec) {

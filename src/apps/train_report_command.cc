@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "apps/options.h"
 #include "train/train_report.h"
 
 namespace medassist::apps {
@@ -35,8 +36,7 @@ void AddTrainReportCommand(CLI::App& app, int* exit_code) {
       "from its metrics.jsonl and run_config.json");
   cmd->add_option("run_dir", args->run_dir, "Training run folder (holds metrics.jsonl)")
       ->required();
-  // Not in options.cc's table yet: --out is declared there for other commands with other defaults.
-  cmd->add_option("--out", args->out, "HTML file to write (default: RUN_DIR/report.html)");
+  AddDeclaredOption(*cmd, "--out", args->out);
   cmd->callback([args, exit_code] { *exit_code = RunTrainReport(*args); });
 }
 

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -174,6 +175,15 @@ TEST_F(TrainE2eTest, LossFallsAndTheAdapterExportsMergesAndServes) {
   EXPECT_EQ(config["target_modules"].size(), 7u);
   EXPECT_TRUE(fs::exists(out + "/adapter/adapter_model.safetensors"));
   EXPECT_TRUE(fs::exists(out + "/checkpoint-24/optimizer.pt"));
+  // --save-total-limit 2 (the default): checkpoints 8, 16, 24 were written and the newest two stay
+  // (the best by eval_loss is among them while the eval loss falls); the state names the best.
+  EXPECT_FALSE(fs::exists(out + "/checkpoint-8"));
+  EXPECT_TRUE(fs::exists(out + "/checkpoint-16/trainer_state.json"));
+  std::ifstream state_file(out + "/checkpoint-24/trainer_state.json");
+  const nlohmann::json state = nlohmann::json::parse(state_file);
+  EXPECT_EQ(state["global_step"], 24);
+  const double best_saved = std::min({eval_loss.at(8), eval_loss.at(16), eval_loss.at(24)});
+  EXPECT_NEAR(state["best_eval_loss"].get<double>(), best_saved, 1e-9);
 
   // Report, merge, and the same greedy text from the merged model and from base + --lora.
   CliRun report = Medassist({"train-report", out}, dir_->path());
