@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "apps/options.h"
+#include "core/file.h"
 #include "core/thread_pool.h"
 #include "formats/safetensors_stream_writer.h"
 #include "model/gguf_export.h"
@@ -43,8 +44,6 @@ constexpr const char* kCopiedFiles[] = {"config.json",
 constexpr fs::perms kDirMode = fs::perms::owner_all | fs::perms::group_read |
                                fs::perms::group_exec | fs::perms::others_read |
                                fs::perms::others_exec;
-constexpr fs::perms kFileMode =
-    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
 
 struct OutTensor {
   formats::SafetensorsTensorSpec spec;
@@ -146,24 +145,7 @@ Status CopyBaseFiles(const std::string& base, const std::string& dir) {
   for (const char* name : kCopiedFiles) {
     const std::string from = base + "/" + name;
     if (!fs::is_regular_file(from)) continue;
-    std::error_code ec;
-    const std::string to = dir + "/" + name;
-    fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-    if (!ec) fs::permissions(to, kFileMode, ec);
-    if (ec) return IoError(from + ": cannot copy into " + dir + ": " + ec.message());
-  }
-  return Status::Ok();
-}
-
-Status CheckOutDir(const std::string& out) {
-  std::error_code ec;
-  const fs::file_status st = fs::status(out, ec);
-  if (!fs::exists(st)) return Status::Ok();
-  if (!fs::is_directory(st)) {
-    return InvalidArgument(out + ": exists and is not a folder; choose a new --out");
-  }
-  if (!fs::is_empty(out, ec) || ec) {
-    return InvalidArgument(out + ": the folder is not empty; choose a new --out or empty it");
+    RETURN_IF_ERROR(CopyFileInto(from, dir, name));
   }
   return Status::Ok();
 }
@@ -252,7 +234,7 @@ Result<MergeSummary> MergeAdapterFolder(const MergeOptions& o) {
   if (o.max_shard_bytes == 0) return InvalidArgument("--max-shard-size must be positive");
   std::string out = o.out;
   while (out.size() > 1 && out.back() == '/') out.pop_back();
-  RETURN_IF_ERROR(CheckOutDir(out));
+  RETURN_IF_ERROR(CheckNewOutputFolder(out));
   ASSIGN_OR_RETURN(std::string base, model::ResolveModelPath(o.base));
   if (!fs::is_directory(base)) {
     return InvalidArgument(base +

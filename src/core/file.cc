@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace medassist {
 namespace {
@@ -106,6 +107,32 @@ void ReleaseMappedPages(const uint8_t* data, size_t n) {
   const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + n) / page * page;
   // Advice only: a failure leaves the pages resident, which costs memory, not correctness.
   if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+Status CheckNewOutputFolder(const std::string& out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(out, ec);
+  if (!fs::exists(st)) return Status::Ok();
+  if (!fs::is_directory(st)) {
+    return InvalidArgument(out + ": exists and is not a folder; choose a new --out");
+  }
+  if (!fs::is_empty(out, ec) || ec) {
+    return InvalidArgument(out + ": the folder is not empty; choose a new --out or empty it");
+  }
+  return Status::Ok();
+}
+
+Status CopyFileInto(const std::string& from, const std::string& dir, const std::string& name) {
+  namespace fs = std::filesystem;
+  constexpr fs::perms kFileMode = fs::perms::owner_read | fs::perms::owner_write |
+                                  fs::perms::group_read | fs::perms::others_read;
+  std::error_code ec;
+  const std::string to = dir + "/" + name;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::permissions(to, kFileMode, ec);
+  if (ec) return IoError(from + ": cannot copy into " + dir + ": " + ec.message());
+  return Status::Ok();
 }
 
 }  // namespace medassist

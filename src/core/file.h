@@ -16,6 +16,14 @@ Result<std::string> ReadFile(const std::string& path, size_t max_bytes = size_t{
 
 bool FileExists(const std::string& path);
 
+// OK when out can become a new output folder: it does not exist, or it is an empty folder
+// (InvalidArgument otherwise, naming --out, the flag every writer of a folder takes).
+Status CheckNewOutputFolder(const std::string& out);
+
+// Copies from to dir/name as rw-r--r-- (a copy keeps its source's mode, and shared test data and
+// Hub snapshots are read-only). IoError naming the file.
+Status CopyFileInto(const std::string& from, const std::string& dir, const std::string& name);
+
 // A read-only memory map of a whole file. Move-only; unmaps on destruction.
 class MappedFile {
  public:

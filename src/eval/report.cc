@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "core/html.h"
 #include "eval/prompts.h"
 
 namespace medassist::eval {
@@ -55,29 +56,6 @@ nlohmann::json SetJson(const SetSummary& s) {
                       {"errors", s.n_errors}};
   if (s.acc_norm) j["acc_norm"] = ProportionJson(*s.acc_norm);
   return j;
-}
-
-std::string HtmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 // One horizontal bar per metric (0-100%), the 95% interval drawn as a line with end ticks.
@@ -160,12 +138,12 @@ std::string SummaryHtml(const EvalSummary& s) {
       "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>medassist eval: {} ({})</title>"
       "</head>\n<body style=\"font-family: sans-serif\">\n<h1>medassist eval</h1>\n"
       "<p>Protocol: {}. Model: {}. Bars: accuracy; lines: 95% Wilson interval.</p>\n",
-      HtmlEscape(s.model), s.protocol, s.protocol, HtmlEscape(s.model));
+      EscapeHtml(s.model), s.protocol, s.protocol, EscapeHtml(s.model));
   std::vector<const SetSummary*> all;
   for (const SetSummary& set : s.sets) all.push_back(&set);
   all.push_back(&s.overall);
   for (const SetSummary* set : all) {
-    html += fmt::format("<h2>{} (n = {})</h2>\n", HtmlEscape(set->set), set->acc.n);
+    html += fmt::format("<h2>{} (n = {})</h2>\n", EscapeHtml(set->set), set->acc.n);
     html += SetChart(*set);
   }
   return html + "</body></html>\n";

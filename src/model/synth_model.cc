@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/file.h"
 #include "model/synth_weights.h"
 #include "model/weight_layout.h"
 
@@ -14,8 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr fs::perms kFileMode =
-    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
 // mkdtemp makes rwx------; the finished model folder is rwxr-xr-x like any other.
 constexpr fs::perms kDirMode = fs::perms::owner_all | fs::perms::group_read |
                                fs::perms::group_exec | fs::perms::others_read |
@@ -23,39 +22,15 @@ constexpr fs::perms kDirMode = fs::perms::owner_all | fs::perms::group_read |
 
 constexpr const char* kTokenizerFiles[] = {"vocab.json", "merges.txt", "tokenizer_config.json"};
 
-// OK when out can become the new folder: it does not exist, or it is an empty folder.
-Status CheckOutDir(const std::string& out) {
-  std::error_code ec;
-  const fs::file_status st = fs::status(out, ec);
-  if (!fs::exists(st)) return Status::Ok();
-  if (!fs::is_directory(st)) {
-    return InvalidArgument(out + ": exists and is not a folder; choose a new --out");
-  }
-  if (!fs::is_empty(out, ec) || ec) {
-    return InvalidArgument(out + ": the folder is not empty; choose a new --out or empty it");
-  }
-  return Status::Ok();
-}
-
-Status CopyInto(const std::string& from, const std::string& dir, const std::string& name) {
-  std::error_code ec;
-  const std::string to = dir + "/" + name;
-  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  // Copies keep the source's mode, and the shared test data is read-only: make them rw-r--r--.
-  if (!ec) fs::permissions(to, kFileMode, ec);
-  if (ec) return IoError(from + ": cannot copy into " + dir + ": " + ec.message());
-  return Status::Ok();
-}
-
 // Fills the temporary folder tmp with every file of the model folder.
 Result<SynthModelSummary> FillFolder(const SynthModelOptions& o, const formats::ModelConfig& config,
                                      const std::string& generation_config, const std::string& tmp) {
-  RETURN_IF_ERROR(CopyInto(o.config_path, tmp, "config.json"));
+  RETURN_IF_ERROR(CopyFileInto(o.config_path, tmp, "config.json"));
   if (!generation_config.empty()) {
-    RETURN_IF_ERROR(CopyInto(generation_config, tmp, "generation_config.json"));
+    RETURN_IF_ERROR(CopyFileInto(generation_config, tmp, "generation_config.json"));
   }
   for (const char* name : kTokenizerFiles) {
-    RETURN_IF_ERROR(CopyInto(o.tokenizer_dir + "/" + name, tmp, name));
+    RETURN_IF_ERROR(CopyFileInto(o.tokenizer_dir + "/" + name, tmp, name));
   }
   const std::vector<WeightSpec> layout = HfWeightLayout(config);
   SynthModelSummary summary{config, layout.size(), formats::CountParameters(config), 0};
@@ -88,7 +63,7 @@ Result<SynthModelSummary> SynthModelFolder(const SynthModelOptions& o) {
   std::string out = o.out_dir;
   while (out.size() > 1 && out.back() == '/') out.pop_back();
   if (out.empty()) return InvalidArgument("no output folder given");
-  RETURN_IF_ERROR(CheckOutDir(out));
+  RETURN_IF_ERROR(CheckNewOutputFolder(out));
 
   // Build beside out (same file system, so the final rename is atomic), then rename into place.
   const fs::path out_path(out);

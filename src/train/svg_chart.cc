@@ -164,33 +164,6 @@ std::vector<double> NiceTicks(double lo, double hi, int target) {
 
 std::string FormatNumber(double v) { return fmt::format("{:.4g}", v); }
 
-std::string EscapeHtml(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string RenderSvgChart(const Chart& chart) {
   std::vector<double> x_ticks, y_ticks;
   Frame f = MakeFrame(chart, x_ticks, y_ticks);

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/html.h"
+
 namespace medassist::train {
 
 struct ChartSeries {
@@ -33,7 +35,6 @@ std::vector<double> NiceTicks(double lo, double hi, int target = 5);
 // A tick label: up to 4 significant digits ("0.25", "1500", "2e-05").
 std::string FormatNumber(double v);
 
-// &, <, >, " and ' as entities: safe in element text and in quoted attributes.
-std::string EscapeHtml(std::string_view text);
+// Text in the SVG and HTML is escaped with EscapeHtml (core/html.h).
 
 }  // namespace medassist::train
