@@ -346,6 +346,9 @@ constexpr OptionSpec kOptions[] = {
      "Rendezvous file of a data-parallel run started by hand (with RANK and WORLD_SIZE set); "
      "empty: a TCP store at MASTER_ADDR:MASTER_PORT."},
     {"--no-progress", "", "", "train", "No progress line on stderr (log lines instead)."},
+    {"--device", "MEDASSIST_TRAIN_DEVICE", "cpu", "train",
+     "cpu, cuda (each process takes GPU LOCAL_RANK) or cuda:N. CUDA needs medassist-train built "
+     "against a CUDA build of LibTorch; Debian's is CPU-only (tested path: cpu)."},
     {"--out", "", "", "train-report", "HTML file to write (empty: RUN_DIR/report.html)."},
 };
 

@@ -230,6 +230,7 @@ void AddTrainCommand(CLI::App& app, std::vector<std::string> argv, int* exit_cod
   AddDeclaredOption(*cmd, "--save-total-limit", o.save_total_limit);
   AddDeclaredOption(*cmd, "--resume", o.resume);
   AddDeclaredOption(*cmd, "--threads", o.threads);
+  AddDeclaredOption(*cmd, "--device", o.device);
   AddDeclaredOption(*cmd, "--nproc", a->nproc);
   AddDeclaredOption(*cmd, "--dist-init-file", o.dist.init_file);
   AddDeclaredFlag(*cmd, "--no-progress", a->no_progress);

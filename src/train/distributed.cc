@@ -52,7 +52,10 @@ Status DataParallel::AllReduceSum(const std::vector<torch::Tensor>& tensors) {
     std::vector<torch::Tensor> flat = {torch::cat(
         [&] {
           std::vector<torch::Tensor> parts;
-          for (const torch::Tensor& t : tensors) parts.push_back(t.reshape({-1}));
+          // On the CPU for Gloo (a no-op for CPU tensors; GPU gradients make a round trip).
+          for (const torch::Tensor& t : tensors) {
+            parts.push_back(t.reshape({-1}).to(torch::kCPU, torch::kFloat64));
+          }
           return parts;
         }(),
         0)};

@@ -10,7 +10,7 @@ namespace {
 model::LoraModule ModuleOf(int p) { return static_cast<model::LoraModule>(p); }
 
 std::vector<float> ToVector(const torch::Tensor& t) {
-  torch::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+  torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
 }
 
@@ -58,8 +58,9 @@ Status LoadLora(TorchQwen2& net, const model::LoraAdapter& adapter) {
           m.layer, model::LoraModuleName(m.module)));
     }
     torch::NoGradGuard no_grad;
-    std::memcpy(proj.lora_a.data_ptr<float>(), m.a.data(), m.a.size() * sizeof(float));
-    std::memcpy(proj.lora_b.data_ptr<float>(), m.b.data(), m.b.size() * sizeof(float));
+    // from_blob views the adapter's vectors; copy_ converts to the parameter's type and device.
+    proj.lora_a.copy_(torch::from_blob(const_cast<float*>(m.a.data()), proj.lora_a.sizes()));
+    proj.lora_b.copy_(torch::from_blob(const_cast<float*>(m.b.data()), proj.lora_b.sizes()));
     ++n_loaded;
   }
   if (n_loaded != net.LoraParameters().size() / 2) {

@@ -48,17 +48,17 @@ LossOutput SftLoss(const TorchQwen2& net, const PackedBatch& batch, uint64_t see
   DropoutKeys keys = batch.keys;
   keys.seed = seed;
   keys.step = step;
-  torch::Tensor hidden = net.Hidden(batch.ids, dropout ? &keys : nullptr);
-  hidden = hidden.reshape({-1, hidden.size(-1)}).index_select(0, batch.positions);
+  const torch::Tensor targets = batch.targets.to(net.device());
+  torch::Tensor hidden = net.Hidden(batch.ids.to(net.device()), dropout ? &keys : nullptr);
+  hidden = hidden.reshape({-1, hidden.size(-1)}).index_select(0, batch.positions.to(net.device()));
   torch::Tensor logits = net.Logits(hidden);  // (N, vocab) float32
   out.loss_sum = torch::nn::functional::cross_entropy(
-      logits, batch.targets,
-      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+      logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
   torch::NoGradGuard no_grad;
   torch::Tensor logp = torch::log_softmax(logits.detach(), -1);
   out.stats.loss_sum = out.loss_sum.item<double>();
   out.stats.entropy_sum = (-(logp.exp() * logp).sum(-1)).sum().item<double>();
-  out.stats.correct = (logp.argmax(-1) == batch.targets).sum().item<double>();
+  out.stats.correct = (logp.argmax(-1) == targets).sum().item<double>();
   out.stats.n_tokens = static_cast<double>(batch.n_targets);
   return out;
 }

@@ -95,7 +95,9 @@ torch::Tensor LoraLinear::Forward(const torch::Tensor& x, const DropoutKeys* key
   if (!has_lora()) return y;
   torch::Tensor xd = x;
   if (dropout > 0 && keys != nullptr) {
-    xd = x * DropoutMask(*keys, site, x.size(1), x.size(2), dropout).to(x.scalar_type());
+    // Drawn on the CPU (the same masks whatever the device), then moved.
+    xd =
+        x * DropoutMask(*keys, site, x.size(1), x.size(2), dropout).to(x.device(), x.scalar_type());
   }
   return y + torch::linear(torch::linear(xd, lora_a), lora_b) * scale;
 }
@@ -106,7 +108,8 @@ torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, doubl
   return weight * (xf * torch::rsqrt(variance + eps));
 }
 
-Result<TorchQwen2> TorchQwen2::FromModel(model::Model base, torch::ScalarType matrix_type) {
+Result<TorchQwen2> TorchQwen2::FromModel(model::Model base, torch::ScalarType matrix_type,
+                                         torch::Device device) {
   if (base.format() != model::ModelFormat::kHfSafetensors) {
     return InvalidArgument(fmt::format(
         "{}: training needs the Hugging Face safetensors folder of the base model, not a GGUF file",
@@ -115,6 +118,7 @@ Result<TorchQwen2> TorchQwen2::FromModel(model::Model base, torch::ScalarType ma
   TorchQwen2 net(std::move(base));
   const model::ModelWeights& w = net.base_.weights();
   net.float_type_ = matrix_type == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  net.device_ = device;
   net.embedding_ = WeightTensor(w.token_embedding, matrix_type, false);
   net.output_ = w.output.data == w.token_embedding.data
                     ? net.embedding_
@@ -140,7 +144,23 @@ Result<TorchQwen2> TorchQwen2::FromModel(model::Model base, torch::ScalarType ma
                        torch::arange(0, head_dim, 2, torch::kInt64).to(torch::kFloat32) /
                            static_cast<double>(head_dim))
                 .to(net.float_type_);
+  if (!device.is_cpu()) net.MoveFrozenTo(device);
   return net;
+}
+
+void TorchQwen2::MoveFrozenTo(torch::Device device) {
+  embedding_ = embedding_.to(device);
+  output_ = output_.to(device);
+  final_norm_ = final_norm_.to(device);
+  inv_freq_ = inv_freq_.to(device);
+  for (TorchLayer& layer : layers_) {
+    layer.attn_norm = layer.attn_norm.to(device);
+    layer.ffn_norm = layer.ffn_norm.to(device);
+    for (LoraLinear& proj : layer.proj) {
+      proj.weight = proj.weight.to(device);
+      if (proj.bias.defined()) proj.bias = proj.bias.to(device);
+    }
+  }
 }
 
 void TorchQwen2::AddLora(const LoraOptions& lora, uint64_t seed) {
@@ -156,10 +176,14 @@ void TorchQwen2::AddLora(const LoraOptions& lora, uint64_t seed) {
       const int64_t d_out = proj.weight.size(0), d_in = proj.weight.size(1);
       // kaiming_uniform_(a = sqrt(5)): bound = sqrt(6 / ((1 + a^2) * fan_in)) = 1 / sqrt(fan_in).
       const double bound = 1.0 / std::sqrt(static_cast<double>(d_in));
+      // Drawn on the CPU's generator (the same A on every device), then moved.
       proj.lora_a = torch::empty({lora.r, d_in}, float_type_)
                         .uniform_(-bound, bound, gen)
+                        .to(device_)
                         .requires_grad_(true);
-      proj.lora_b = torch::zeros({d_out, lora.r}, float_type_).requires_grad_(true);
+      proj.lora_b =
+          torch::zeros({d_out, lora.r}, torch::TensorOptions().dtype(float_type_).device(device_))
+              .requires_grad_(true);
       proj.scale = scale;
       proj.dropout = lora.dropout;
     }
@@ -180,7 +204,8 @@ std::vector<torch::Tensor> TorchQwen2::LoraParameters() const {
 
 torch::Tensor TorchQwen2::Rope(const torch::Tensor& x) const {
   const int64_t T = x.size(2);
-  torch::Tensor freqs = torch::outer(torch::arange(T, float_type_), inv_freq_);
+  torch::Tensor freqs = torch::outer(
+      torch::arange(T, torch::TensorOptions().dtype(float_type_).device(device_)), inv_freq_);
   torch::Tensor emb = torch::cat({freqs, freqs}, -1);  // (T, head_dim)
   torch::Tensor xf = x.to(float_type_);
   return xf * emb.cos() + RotateHalf(xf) * emb.sin();
@@ -204,7 +229,8 @@ torch::Tensor TorchQwen2::Attention(const TorchLayer& layer, const torch::Tensor
   }
   torch::Tensor scores =
       torch::matmul(q, k.transpose(-2, -1)).to(float_type_) / std::sqrt(static_cast<double>(hd));
-  torch::Tensor future = torch::ones({T, T}, torch::kBool).triu(1);
+  torch::Tensor future =
+      torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(device_)).triu(1);
   scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
   torch::Tensor probs = torch::softmax(scores, -1).to(v.scalar_type());
   torch::Tensor out = torch::matmul(probs, v).transpose(1, 2).reshape({B, T, n_heads * hd});

@@ -66,7 +66,9 @@ class TorchQwen2 {
   // safetensors folder). matrix_type: the frozen matrices' type: kBFloat16 (--bf16 on), kFloat32,
   // or kFloat64 (the gradient check); norms and biases are float32 (float64 with kFloat64), and the
   // LoRA matrices float32 (float64).
-  static Result<TorchQwen2> FromModel(model::Model base, torch::ScalarType matrix_type);
+  // device: where the model computes; the weights are copied there unless it is the CPU.
+  static Result<TorchQwen2> FromModel(model::Model base, torch::ScalarType matrix_type,
+                                      torch::Device device = torch::kCPU);
 
   // Adds A (Kaiming-uniform, as PEFT's reset_lora_parameters) and B = 0 to the targeted
   // projections, drawn from torch's generator seeded with `seed`: identical on every rank.
@@ -83,6 +85,7 @@ class TorchQwen2 {
   const formats::ModelConfig& config() const { return base_.config(); }
   const model::Model& base() const { return base_; }
   const LoraOptions& lora() const { return lora_; }
+  torch::Device device() const { return device_; }
 
  private:
   explicit TorchQwen2(model::Model base) : base_(std::move(base)) {}
@@ -91,12 +94,14 @@ class TorchQwen2 {
   torch::Tensor Mlp(const TorchLayer& layer, const torch::Tensor& x, const DropoutKeys* keys,
                     uint64_t layer_index) const;
   torch::Tensor Rope(const torch::Tensor& x) const;  // (B, heads, T, head_dim)
+  void MoveFrozenTo(torch::Device device);
 
   model::Model base_;  // owns the mapped files the frozen tensors point into
   torch::Tensor embedding_, final_norm_, output_;
   std::vector<TorchLayer> layers_;
   torch::Tensor inv_freq_;                          // (head_dim / 2) float32
   torch::ScalarType float_type_ = torch::kFloat32;  // activations, norms, LoRA
+  torch::Device device_ = torch::kCPU;
   LoraOptions lora_;
 };
 

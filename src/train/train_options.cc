@@ -45,6 +45,9 @@ Status ValidateTrainOptions(const TrainOptions& o) {
   if (o.logging_steps < 1) return Bad("--logging-steps must be >= 1");
   if (o.eval_steps < 0 || o.save_steps < 0) return Bad("--eval-steps / --save-steps must be >= 0");
   if (o.save_total_limit < 1) return Bad("--save-total-limit must be >= 1");
+  if (o.device != "cpu" && o.device != "cuda" && !o.device.starts_with("cuda:")) {
+    return Bad(fmt::format("--device {}: choose cpu, cuda or cuda:N", o.device));
+  }
   if (o.dist.world_size < 1 || o.dist.rank < 0 || o.dist.rank >= o.dist.world_size) {
     return Bad(fmt::format("rank {} of world size {}: need 0 <= rank < world size", o.dist.rank,
                            o.dist.world_size));

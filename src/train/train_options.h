@@ -70,7 +70,10 @@ struct TrainOptions {
   int64_t save_total_limit = 2;  // checkpoints kept, the best (lowest eval_loss) always among them
   std::string resume;            // "" | "latest" | a checkpoint folder
   int threads = 0;               // intra-op threads per process; 0 = physical cores / world_size
-  bool progress = true;          // the progress line on stderr (a TTY only)
+  // "cpu", "cuda" (GPU LOCAL_RANK of each process) or "cuda:N"; CUDA needs a CUDA build of
+  // LibTorch (Debian's is CPU-only).
+  std::string device = "cpu";
+  bool progress = true;  // the progress line on stderr (a TTY only)
   DistributedOptions dist;
 };
 

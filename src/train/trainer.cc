@@ -1,12 +1,14 @@
 #include "train/trainer.h"
 
 #include <ATen/autocast_mode.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -41,14 +43,23 @@ double Seconds(Clock::time_point since) {
 // weights, which would otherwise keep serving the values from before the optimizer step.
 class AutocastScope {
  public:
-  explicit AutocastScope(bool on) : on_(on) {
+  AutocastScope(bool on, torch::Device device) : on_(on), cuda_(device.is_cuda()) {
     if (!on_) return;
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
+    if (cuda_) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
   }
   ~AutocastScope() {
     if (!on_) return;
-    at::autocast::set_cpu_enabled(false);
+    if (cuda_) {
+      at::autocast::set_enabled(false);
+    } else {
+      at::autocast::set_cpu_enabled(false);
+    }
     at::autocast::clear_cache();
   }
   AutocastScope(const AutocastScope&) = delete;
@@ -56,7 +67,27 @@ class AutocastScope {
 
  private:
   bool on_;
+  bool cuda_;
 };
+
+// --device as a torch::Device; CUDA only when this LibTorch has it. "cuda" with several processes
+// takes GPU rank % GPUs (one per local process, as torchrun's LOCAL_RANK).
+Result<torch::Device> ChooseDevice(const TrainOptions& o) {
+  if (o.device == "cpu") return torch::Device(torch::kCPU);
+  if (!torch::cuda::is_available()) {
+    return Unavailable(fmt::format(
+        "--device {}: this LibTorch has no CUDA (Debian's libtorch-dev is CPU-only), or no GPU is "
+        "visible; build medassist-train against a CUDA build of LibTorch, or train with --device "
+        "cpu",
+        o.device));
+  }
+  const int n = static_cast<int>(torch::cuda::device_count());
+  const int index = o.device == "cuda" ? o.dist.rank % n : std::atoi(o.device.c_str() + 5);
+  if (index < 0 || index >= n) {
+    return InvalidArgument(fmt::format("--device {}: {} GPUs visible", o.device, n));
+  }
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
 
 // Everything the loop works with, built once.
 struct Run {
@@ -121,6 +152,7 @@ Status WriteRunConfig(const Run& r, const std::string& path) {
 
 Status Setup(Run& r) {
   const TrainOptions& o = r.o;
+  ASSIGN_OR_RETURN(torch::Device device, ChooseDevice(o));
   ASSIGN_OR_RETURN(r.dp, DataParallel::Create(o.dist));
   const int threads =
       o.threads > 0 ? o.threads : std::max(1, DefaultThreadCount() / o.dist.world_size);
@@ -136,9 +168,9 @@ Status Setup(Run& r) {
                                        o.data, r.data.stats.rows_read, r.data.stats.dropped));
   }
   r.pad_id = loaded.tokenizer.pad_id().value_or(loaded.eos_ids.empty() ? 0 : loaded.eos_ids[0]);
-  ASSIGN_OR_RETURN(
-      TorchQwen2 net,
-      TorchQwen2::FromModel(std::move(loaded.model), o.bf16 ? torch::kBFloat16 : torch::kFloat32));
+  ASSIGN_OR_RETURN(TorchQwen2 net,
+                   TorchQwen2::FromModel(std::move(loaded.model),
+                                         o.bf16 ? torch::kBFloat16 : torch::kFloat32, device));
   r.net.emplace(std::move(net));
   r.net->AddLora(o.lora, o.seed);
   r.params = r.net->LoraParameters();
@@ -192,7 +224,7 @@ Result<TokenStats> TrainStep(Run& r, int64_t step, double* grad_norm, int64_t* n
     std::span<const int64_t> mine = r.plan->MicroBatch(examples, r.dp->rank(), micro);
     if (mine.empty()) continue;
     PackedBatch batch = PackBatch(r.data.train, mine, r.pad_id);
-    AutocastScope autocast(r.o.bf16);
+    AutocastScope autocast(r.o.bf16, r.net->device());
     LossOutput out = SftLoss(*r.net, batch, r.o.seed, step, r.o.lora.dropout > 0);
     if (out.loss_sum.defined()) (out.loss_sum / std::max(1.0, n_targets)).backward();
     stats.Add(out.stats);
@@ -230,7 +262,7 @@ Result<MetricValues> Evaluate(Run& r) {
   for (int64_t b = r.dp->rank(); b < n_batches; b += r.dp->world_size()) {
     std::vector<int64_t> ids;
     for (int64_t i = b * bs; i < std::min(n, (b + 1) * bs); ++i) ids.push_back(i);
-    AutocastScope autocast(r.o.bf16);
+    AutocastScope autocast(r.o.bf16, r.net->device());
     stats.Add(SftLoss(*r.net, PackBatch(r.data.eval, ids, r.pad_id), r.o.seed, 0, false).stats);
   }
   torch::Tensor sums = torch::tensor(

@@ -285,6 +285,15 @@ TEST_F(TrainE2eTest, BadInputIsRefusedWithAMessage) {
                   dir_->path());
   EXPECT_EQ(run.code, 1);
   EXPECT_NE(run.err.find("embed_tokens"), std::string::npos) << run.err;
+  // Debian's LibTorch is CPU-only: --device cuda is refused with the reason (a CUDA build with a
+  // GPU trains instead).
+  run = Medassist({"train", "--model", model_, "--data", data_, "--output-dir",
+                   dir_->path() + "/cuda", "--device", "cuda", "--max-steps", "1"},
+                  dir_->path());
+  if (run.code != 0) {
+    EXPECT_EQ(run.code, 1);
+    EXPECT_NE(run.err.find("no CUDA"), std::string::npos) << run.err;
+  }
   const std::string broken = dir_->WriteFile("broken.jsonl", "{\"Question\": 1}\nnot json\n");
   run = Medassist({"train", "--model", model_, "--data", broken, "--output-dir",
                    dir_->path() + "/bad", "--bad-rows", "refuse"},

@@ -108,6 +108,11 @@ TEST(TrainOptionsTest, RefusesBadValuesByName) {
   bad.dist.world_size = 2;
   EXPECT_FALSE(ValidateTrainOptions(bad).ok());
   bad = o;
+  bad.device = "gpu";
+  EXPECT_NE(ValidateTrainOptions(bad).message().find("--device gpu"), std::string::npos);
+  bad.device = "cuda:1";
+  EXPECT_TRUE(ValidateTrainOptions(bad).ok());
+  bad = o;
   bad.data.clear();
   EXPECT_NE(ValidateTrainOptions(bad).message().find("--data"), std::string::npos);
 }
