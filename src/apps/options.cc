@@ -338,7 +338,8 @@ constexpr OptionSpec kOptions[] = {
     {"--save-steps", "", "0", "train", "Write a checkpoint every N steps (0: at the end only)."},
     {"--save-total-limit", "", "2", "train",
      "Checkpoints kept: the newest, and always the one with the lowest eval_loss."},
-    {"--resume", "", "", "train", "Continue from a checkpoint folder, or `latest` under --output-dir."},
+    {"--resume", "", "", "train",
+     "Continue from a checkpoint folder, or `latest` under --output-dir."},
     {"--nproc", "", "1", "train",
      "Data-parallel processes to start on this machine (Gloo); each gets --threads / nproc "
      "threads."},
