@@ -167,7 +167,7 @@ Result<MergeSummary> WriteMergedFolder(const model::Model& m, const std::string&
   std::error_code ec;
   if (s.ok()) {
     fs::permissions(tmp, kDirMode, ec);
-    fs::remove(out, ec);  // an empty folder that CheckOutDir accepted, or nothing
+    fs::remove(out, ec);  // an empty folder that CheckNewOutputFolder accepted, or nothing
     fs::rename(tmp, out, ec);
     if (ec) s = IoError(out + ": cannot rename " + tmp + " into place: " + ec.message());
   }

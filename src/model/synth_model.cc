@@ -80,7 +80,7 @@ Result<SynthModelSummary> SynthModelFolder(const SynthModelOptions& o) {
   std::error_code ec;
   if (summary.ok()) {
     fs::permissions(tmp, kDirMode, ec);
-    fs::remove(out, ec);  // an empty folder that CheckOutDir accepted, or nothing
+    fs::remove(out, ec);  // an empty folder that CheckNewOutputFolder accepted, or nothing
     fs::rename(tmp, out, ec);
     if (ec) summary = IoError(out + ": cannot rename " + tmp + " into place: " + ec.message());
   }
